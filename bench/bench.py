@@ -1,0 +1,1141 @@
+#!/usr/bin/env python3
+"""Airlock vs CNCF Distribution side-by-side benchmark driver.
+
+Stdlib only.  Normally started by bench/run.sh, which installs the tools,
+creates the scratch directory and cleans up.  Run `bench.py --help` for the
+knobs; bench/README.md explains the measurements.
+
+Both servers get exactly the same requests (HTTP Basic auth is sent to both;
+Distribution runs without auth and ignores the header).  Each server is only
+ever bound to 127.0.0.1 and is stopped by its own PID.
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+MIB = 1 << 20
+MB = 1e6  # throughput unit: MB/s = 10^6 bytes per second
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+SEND_BUF = 4 * MIB          # bounded client buffer for streamed bodies
+HTTP_TIMEOUT = 300          # seconds, per socket operation
+SLOW_RUN_S = 45             # a 1 GiB run slower than this -> no more reps
+SMALL_BUDGET_S = 90         # cap for one small-blob rep
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+class ReqError(BenchError):
+    """An HTTP request got an unexpected answer.  Carries everything needed
+    to tell the Airlock engineer exactly what went wrong."""
+
+    def __init__(self, server, method, url, status, headers, body, note=""):
+        self.server, self.method, self.url = server, method, url
+        self.status, self.headers, self.body, self.note = status, headers, body, note
+        super().__init__(self.describe())
+
+    def describe(self):
+        body = self.body
+        if isinstance(body, (bytes, bytearray)):
+            body = bytes(body[:600]).decode("utf-8", "replace")
+        hdrs = "; ".join(f"{k}: {v}" for k, v in (self.headers or []))
+        return (f"{self.server}: {self.method} {self.url} -> status {self.status}"
+                f"{' (' + self.note + ')' if self.note else ''}\n"
+                f"      response headers: {hdrs[:600]}\n"
+                f"      response body: {body!r}")
+
+
+# ---------------------------------------------------------------- processes
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_seconds(pid):
+    """user+system CPU seconds of a process (all threads)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+def proc_status_kib(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class Server:
+    """One registry process with a fresh data directory."""
+
+    def __init__(self, side, kind, binary, args, generation):
+        self.side = side                  # "airlock" / "distribution" (table column)
+        self.kind = kind                  # "airlock" or "distribution" (what really runs)
+        self.binary = binary
+        self.args = args
+        self.generation = generation
+        self.proc = None
+        self.port = None
+        self.dir = None
+
+    @property
+    def name(self):
+        return self.side if self.side == self.kind else f"{self.side}[stand-in:{self.kind}]"
+
+    def start(self):
+        a = self.args
+        self.dir = os.path.join(a.data_root, f"{self.side}-{self.generation}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        data = os.path.join(self.dir, "data")
+        os.makedirs(data)
+        self.port = free_port()
+        env = dict(os.environ)
+        if self.kind == "airlock":
+            env["AIRLOCK_ADMIN_PASSWORD"] = a.password
+            env.setdefault("RUST_LOG", "warn")
+            cmd = [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+                   "--data-dir", data]
+        else:
+            cfg = os.path.join(self.dir, "config.yml")
+            with open(cfg, "w") as f:
+                f.write(DISTRIBUTION_CONFIG.format(root=data, port=self.port))
+            cmd = [self.binary, "serve", cfg]
+        self.logpath = os.path.join(self.dir, "server.log")
+        logf = open(self.logpath, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
+                                     stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        logf.close()
+        with open(a.pidfile, "a") as f:
+            f.write(f"{self.proc.pid}\n")
+        self.wait_ready()
+        log(f"{self.name}: pid {self.proc.pid} on 127.0.0.1:{self.port}, data {data}")
+
+    def log_tail(self, n=2000):
+        try:
+            with open(self.logpath, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - n))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_ready(self):
+        last = None
+        for _ in range(300):                      # <= ~15 s
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.name} exited with code {self.proc.returncode} "
+                                 f"during start-up; log tail:\n{self.log_tail()}")
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("GET", "/v2/", headers={"Authorization": self.args.auth})
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+                if r.status == 200:
+                    return
+                last = ReqError(self.name, "GET", "/v2/", r.status, r.getheaders(), body,
+                                "readiness probe with Basic auth admin:<password>")
+            except OSError as e:
+                last = e
+            time.sleep(0.05)
+        raise BenchError(f"{self.name} not ready after 15 s; last probe: {last}\n"
+                         f"log tail:\n{self.log_tail()}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self):
+        if not self.alive():
+            raise BenchError(f"{self.name} process died (exit {self.proc.returncode}); "
+                             f"log tail:\n{self.log_tail()}")
+
+    def hwm_mib(self):
+        v = proc_status_kib(self.proc.pid, "VmHWM")
+        return None if v is None else v / 1024
+
+    def rss_mib(self):
+        v = proc_status_kib(self.proc.pid, "VmRSS")
+        return None if v is None else v / 1024
+
+    def cpu(self):
+        return proc_cpu_seconds(self.proc.pid)
+
+    def stop(self, keep_data=False):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()                 # by PID (Popen.terminate)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.dir and not keep_data:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self):
+        return Client(self)
+
+
+DISTRIBUTION_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:{port}
+  headers:
+    X-Content-Type-Options: [nosniff]
+"""
+
+
+# ---------------------------------------------------------------- HTTP client
+
+def url_path(location, request_path):
+    """Turn a Location header (absolute URL, absolute path or relative
+    reference) into a path+query usable on our loopback connection."""
+    full = urllib.parse.urljoin(f"http://127.0.0.1{request_path}", location)
+    p = urllib.parse.urlsplit(full)
+    return p.path + (f"?{p.query}" if p.query else "")
+
+
+def with_digest(path, digest):
+    sep = "&" if "?" in path else "?"
+    return f"{path}{sep}digest={urllib.parse.quote(digest, safe='')}"
+
+
+class Client:
+    """Keep-alive HTTP/1.1 client bound to one server."""
+
+    def __init__(self, server):
+        self.server = server
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HTTP_TIMEOUT)
+        self.auth = server.args.auth
+
+    def close(self):
+        self.conn.close()
+
+    def req(self, method, path, body=None, headers=None, expect=(200,), note=""):
+        h = {"Authorization": self.auth}
+        if headers:
+            h.update(headers)
+        if body is None and method in ("PUT", "POST", "PATCH"):
+            h.setdefault("Content-Length", "0")
+        try:
+            self.conn.request(method, path, body=body, headers=h)
+            r = self.conn.getresponse()
+            data = r.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.conn.close()
+            raise ReqError(self.server.name, method, path, f"<no response: {e!r}>", [], b"", note)
+        if r.status not in expect:
+            raise ReqError(self.server.name, method, path, r.status, r.getheaders(), data,
+                           note or f"expected {expect}")
+        return r, data
+
+    def send_file(self, method, path, f, length, headers, expect, note=""):
+        """Stream `length` bytes from file object f as the request body,
+        through a bounded buffer."""
+        c = self.conn
+        try:
+            c.putrequest(method, path, skip_accept_encoding=True)
+            c.putheader("Authorization", self.auth)
+            for k, v in headers.items():
+                c.putheader(k, v)
+            c.putheader("Content-Length", str(length))
+            c.endheaders()
+            buf = bytearray(min(SEND_BUF, max(length, 1)))
+            mv = memoryview(buf)
+            remaining = length
+            while remaining:
+                n = f.readinto(mv[:min(len(buf), remaining)])
+                if not n:
+                    raise BenchError("source file shorter than expected")
+                c.sock.sendall(mv[:n])
+                remaining -= n
+        except OSError as e:
+            # The server may have answered early (e.g. 401/413) and closed.
+            try:
+                r = c.getresponse()
+                data = r.read()
+                c.close()
+                raise ReqError(self.server.name, method, path, r.status, r.getheaders(), data,
+                               f"server stopped reading the body early ({e!r})")
+            except (OSError, http.client.HTTPException):
+                c.close()
+                raise ReqError(self.server.name, method, path,
+                               f"<connection error while sending body: {e!r}>", [], b"", note)
+        try:
+            r = c.getresponse()
+            data = r.read()
+        except (OSError, http.client.HTTPException) as e:
+            c.close()
+            raise ReqError(self.server.name, method, path, f"<no response: {e!r}>", [], b"", note)
+        if r.status not in expect:
+            raise ReqError(self.server.name, method, path, r.status, r.getheaders(), data,
+                           note or f"expected {expect}")
+        return r, data
+
+    # ---- OCI helpers
+    def start_upload(self, repo):
+        path = f"/v2/{repo}/blobs/uploads/"
+        r, _ = self.req("POST", path, expect=(202,), note="start blob upload")
+        loc = r.getheader("Location")
+        if not loc:
+            raise ReqError(self.server.name, "POST", path, r.status, r.getheaders(), b"",
+                           "202 without Location header")
+        return url_path(loc, path)
+
+    def push_small(self, repo, data, digest):
+        up = self.start_upload(repo)
+        url = with_digest(up, digest)
+        self.req("PUT", url, body=data,
+                 headers={"Content-Type": "application/octet-stream"},
+                 expect=(201,), note="monolithic PUT of small blob")
+
+    def head_blob(self, repo, digest, size):
+        path = f"/v2/{repo}/blobs/{digest}"
+        r, _ = self.req("HEAD", path, expect=(200,), note="HEAD of just-pushed blob")
+        cl = r.getheader("Content-Length")
+        if cl is not None and int(cl) != size:
+            raise ReqError(self.server.name, "HEAD", path, r.status, r.getheaders(), b"",
+                           f"Content-Length {cl} != pushed size {size}")
+
+
+# ---------------------------------------------------------------- helpers
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, **kw)
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        buf = bytearray(4 * MIB)
+        mv = memoryview(buf)
+        while True:
+            n = f.readinto(mv)
+            if not n:
+                break
+            h.update(mv[:n])
+    return "sha256:" + h.hexdigest()
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def children_cpu():
+    r = os.times()
+    return r.children_user + r.children_system
+
+
+def self_cpu():
+    r = os.times()
+    return r.user + r.system
+
+
+def sync():
+    os.sync()
+
+
+def warm_memory(args):
+    """Touch free RAM once so that first-touch cost of guest pages in a VM
+    does not land on whichever server happens to run first."""
+    if args.warm_gib <= 0:
+        return
+    avail = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                avail = int(line.split()[1]) * 1024
+    gib = min(args.warm_gib, max(0, avail // (1 << 30) - 4))
+    if gib <= 0:
+        return
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else args.workdir
+    path = os.path.join(shm, f"airlock-bench-warm-{os.getpid()}")
+    t = time.perf_counter()
+    try:
+        with open(path, "wb") as f:
+            z = bytes(8 * MIB)
+            for _ in range(gib * 128):
+                f.write(z)
+    except OSError as e:
+        log(f"memory warm-up stopped early: {e}")
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    log(f"warmed {gib} GiB of RAM in {time.perf_counter() - t:.1f}s")
+
+
+# ---------------------------------------------------------------- blob files
+
+def make_blobs(args, count):
+    """count distinct 1 GiB (blob_mib) random files: one random base file,
+    copies of it with a different random first 4 KiB."""
+    size = args.blob_mib * MIB
+    files = []
+    base = os.path.join(args.workdir, "blob-0.bin")
+    t = time.perf_counter()
+    with open(base, "wb") as f:
+        remaining = size
+        while remaining:
+            n = min(8 * MIB, remaining)
+            f.write(os.urandom(n))
+            remaining -= n
+    for i in range(count):
+        p = os.path.join(args.workdir, f"blob-{i}.bin")
+        if i:
+            shutil.copyfile(base, p)
+            with open(p, "r+b") as f:
+                f.write(os.urandom(4096))
+        files.append((p, size, file_sha256(p)))
+    sync()
+    log(f"generated {count} x {args.blob_mib} MiB random blobs in {time.perf_counter() - t:.1f}s")
+    return files
+
+
+# ---------------------------------------------------------------- measurements
+
+def storage_ceiling(args, blob):
+    """Copy the blob file into the data root and fsync it: what the storage
+    under the servers' data dirs can absorb (Distribution fsyncs blob data
+    on commit, so on a real disk this caps both servers)."""
+    path, size, _ = blob
+    dst = os.path.join(args.data_root, "ceiling.bin")
+    runs = []
+    for _ in range(args.reps):
+        sync()
+        t = time.perf_counter()
+        with open(path, "rb") as f, open(dst, "wb") as g:
+            buf = bytearray(4 * MIB)
+            mv = memoryview(buf)
+            while True:
+                n = f.readinto(mv)
+                if not n:
+                    break
+                g.write(mv[:n])
+            g.flush()
+            os.fsync(g.fileno())
+        runs.append(size / (time.perf_counter() - t) / MB)
+        os.unlink(dst)
+    return {"write_fsync_mb_s": median(runs), "runs": runs}
+
+
+def sha256_speed(args):
+    res = {}
+    buf = os.urandom(MIB)
+    runs = []
+    for _ in range(3):
+        h = hashlib.sha256()
+        t = time.perf_counter()
+        for _ in range(1024):
+            h.update(buf)
+        runs.append((1 << 30) / (time.perf_counter() - t) / MB)
+    res["python_hashlib_mb_s"] = median(runs)
+    r = run(["openssl", "speed", "-evp", "sha256", "-bytes", str(MIB), "-seconds", "3"])
+    m = re.search(r"^sha256\s+([\d.]+)k", r.stdout, re.M)
+    res["openssl_mb_s"] = float(m.group(1)) * 1000 / MB if m else None
+    # Reference for the "% of SHA-256" target: the faster of the two.
+    res["reference_mb_s"] = max(v for v in (res["openssl_mb_s"], res["python_hashlib_mb_s"]) if v)
+    return res
+
+
+def push_mono_curl(srv, repo, blob):
+    path, size, digest = blob
+    cl = srv.client()
+    cpu0, ccpu0 = srv.cpu(), children_cpu()
+    t0 = time.perf_counter()
+    up = cl.start_upload(repo)
+    url = f"http://127.0.0.1:{srv.port}" + with_digest(up, digest)
+    with open(os.path.join(srv.args.workdir, "curl.hdr"), "wb"):
+        pass
+    bodyf = os.path.join(srv.args.workdir, "curl.body")
+    hdrf = os.path.join(srv.args.workdir, "curl.hdr")
+    r = run(["curl", "-sS", "-X", "PUT", "-T", path,
+             "-H", "Content-Type: application/octet-stream", "-H", "Expect:",
+             "-H", f"Authorization: {srv.args.auth}", "--max-time", str(HTTP_TIMEOUT),
+             "-D", hdrf, "-o", bodyf, "-w", "%{http_code} %{size_upload} %{time_total}", url])
+    t1 = time.perf_counter()
+    cpu1, ccpu1 = srv.cpu(), children_cpu()
+    parts = r.stdout.split()
+    code = parts[0] if parts else "?"
+    if r.returncode != 0 or code != "201":
+        body = open(bodyf, "rb").read() if os.path.exists(bodyf) else b""
+        hdr = open(hdrf, "rb").read().decode("latin-1") if os.path.exists(hdrf) else ""
+        raise ReqError(srv.name, "PUT", with_digest(up, digest), code,
+                       [("raw", hdr.replace("\r\n", " | "))], body,
+                       f"monolithic 1 GiB PUT via curl -T (curl rc {r.returncode}: {r.stderr.strip()})")
+    if int(float(parts[1])) != size:
+        raise BenchError(f"{srv.name}: curl uploaded {parts[1]} bytes, expected {size}")
+    cl.head_blob(repo, digest, size)
+    cl.close()
+    dt = t1 - t0
+    return {"mb_s": size / dt / MB, "seconds": dt, "server_cpu_s": cpu1 - cpu0,
+            "client_cpu_s": ccpu1 - ccpu0}
+
+
+def push_mono_python(srv, repo, blob):
+    path, size, digest = blob
+    cl = srv.client()
+    cpu0, ucpu0 = srv.cpu(), self_cpu()
+    t0 = time.perf_counter()
+    up = cl.start_upload(repo)
+    with open(path, "rb") as f:
+        cl.send_file("PUT", with_digest(up, digest), f, size,
+                     {"Content-Type": "application/octet-stream"}, (201,),
+                     "monolithic 1 GiB PUT (python client)")
+    t1 = time.perf_counter()
+    cpu1, ucpu1 = srv.cpu(), self_cpu()
+    cl.head_blob(repo, digest, size)
+    cl.close()
+    dt = t1 - t0
+    return {"mb_s": size / dt / MB, "seconds": dt, "server_cpu_s": cpu1 - cpu0,
+            "client_cpu_s": ucpu1 - ucpu0}
+
+
+def push_chunked(srv, repo, blob, chunk):
+    path, size, digest = blob
+    cl = srv.client()
+    cpu0, ucpu0 = srv.cpu(), self_cpu()
+    t0 = time.perf_counter()
+    up = cl.start_upload(repo)
+    off = 0
+    with open(path, "rb") as f:
+        while off < size:
+            n = min(chunk, size - off)
+            r, _ = cl.send_file("PATCH", up, f, n,
+                                {"Content-Type": "application/octet-stream",
+                                 "Content-Range": f"{off}-{off + n - 1}"}, (202,),
+                                f"PATCH chunk bytes {off}-{off + n - 1}")
+            loc = r.getheader("Location")
+            if not loc:
+                raise ReqError(srv.name, "PATCH", up, r.status, r.getheaders(), b"",
+                               "202 without Location header")
+            rng = r.getheader("Range")
+            if rng is not None and rng.replace("bytes=", "") != f"0-{off + n - 1}":
+                raise ReqError(srv.name, "PATCH", up, r.status, r.getheaders(), b"",
+                               f"Range header {rng!r}, expected '0-{off + n - 1}'")
+            up = url_path(loc, up.split("?")[0])
+            off += n
+    cl.req("PUT", with_digest(up, digest), expect=(201,),
+           note="final PUT (empty body) closing the chunked upload")
+    t1 = time.perf_counter()
+    cpu1, ucpu1 = srv.cpu(), self_cpu()
+    cl.head_blob(repo, digest, size)
+    cl.close()
+    dt = t1 - t0
+    return {"mb_s": size / dt / MB, "seconds": dt, "server_cpu_s": cpu1 - cpu0,
+            "client_cpu_s": ucpu1 - ucpu0}
+
+
+def pull_curl(srv, repo, blob):
+    path, size, digest = blob
+    url = f"http://127.0.0.1:{srv.port}/v2/{repo}/blobs/{digest}"
+    cpu0, ccpu0 = srv.cpu(), children_cpu()
+    t0 = time.perf_counter()
+    r = run(["curl", "-sS", "-o", "/dev/null", "-H", f"Authorization: {srv.args.auth}",
+             "--max-time", str(HTTP_TIMEOUT),
+             "-w", "%{http_code} %{size_download} %{time_total}", url])
+    t1 = time.perf_counter()
+    cpu1, ccpu1 = srv.cpu(), children_cpu()
+    parts = r.stdout.split()
+    code = parts[0] if parts else "?"
+    if r.returncode != 0 or code != "200" or int(float(parts[1])) != size:
+        # repeat with a small client to capture headers/body for the report
+        cl = srv.client()
+        cl.req("GET", f"/v2/{repo}/blobs/{digest}", headers={"Range": "bytes=0-0"},
+               expect=(200, 206), note="re-probe after failed pull")
+        raise BenchError(f"{srv.name}: GET /v2/{repo}/blobs/{digest} via curl: status {code}, "
+                         f"{parts[1] if len(parts) > 1 else '?'} bytes (expected 200 / {size}); "
+                         f"curl rc {r.returncode} {r.stderr.strip()}")
+    dt = t1 - t0
+    return {"mb_s": size / dt / MB, "seconds": dt, "server_cpu_s": cpu1 - cpu0,
+            "client_cpu_s": ccpu1 - ccpu0}
+
+
+def verify_pull(srv, repo, blob):
+    path, size, digest = blob
+    cl = srv.client()
+    p = f"/v2/{repo}/blobs/{digest}"
+    cl.conn.request("GET", p, headers={"Authorization": cl.auth})
+    r = cl.conn.getresponse()
+    if r.status != 200:
+        data = r.read()
+        raise ReqError(srv.name, "GET", p, r.status, r.getheaders(), data, "digest verification pull")
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        b = r.read(4 * MIB)
+        if not b:
+            break
+        n += len(b)
+        h.update(b)
+    cl.close()
+    got = "sha256:" + h.hexdigest()
+    if got != digest or n != size:
+        raise BenchError(f"{srv.name}: pulled blob has digest {got} / {n} bytes, "
+                         f"expected {digest} / {size}")
+    dcd = r.getheader("Docker-Content-Digest")
+    return {"ok": True, "docker_content_digest_header": dcd}
+
+
+def small_blob_set(count, rep):
+    rnd = random.Random(1000 + rep)
+    out = []
+    for i in range(count):
+        size = rnd.randint(1024, 4096)
+        prefix = f"airlock-bench rep {rep} blob {i}\n".encode()
+        data = prefix + os.urandom(size - len(prefix))
+        out.append((data, "sha256:" + hashlib.sha256(data).hexdigest()))
+    return out
+
+
+def push_small_many(srv, repo, blobs):
+    cl = srv.client()
+    cpu0, ucpu0 = srv.cpu(), self_cpu()
+    t0 = time.perf_counter()
+    done = 0
+    for data, digest in blobs:
+        cl.push_small(repo, data, digest)
+        done += 1
+        if done % 100 == 0 and time.perf_counter() - t0 > SMALL_BUDGET_S:
+            break
+    t1 = time.perf_counter()
+    cpu1, ucpu1 = srv.cpu(), self_cpu()
+    # spot check the first and the last blob
+    cl.head_blob(repo, blobs[0][1], len(blobs[0][0]))
+    cl.head_blob(repo, blobs[done - 1][1], len(blobs[done - 1][0]))
+    cl.close()
+    dt = t1 - t0
+    return {"blobs_s": done / dt, "count": done, "seconds": dt,
+            "server_cpu_s": cpu1 - cpu0, "client_cpu_s": ucpu1 - ucpu0,
+            "partial": done < len(blobs)}
+
+
+def push_image(srv, repo, tag):
+    cl = srv.client()
+    layer = b"airlock-bench layer\n" + os.urandom(32 * 1024)
+    layer_d = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [layer_d]}},
+                        separators=(",", ":")).encode()
+    config_d = "sha256:" + hashlib.sha256(config).hexdigest()
+    cl.push_small(repo, config, config_d)
+    cl.push_small(repo, layer, layer_d)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_d, "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": layer_d, "size": len(layer)}],
+    }, indent=2).encode()
+    man_d = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    cl.req("PUT", f"/v2/{repo}/manifests/{tag}", body=manifest,
+           headers={"Content-Type": OCI_MANIFEST}, expect=(201,), note="manifest PUT")
+    p = f"/v2/{repo}/manifests/{tag}"
+    r, data = cl.req("GET", p, headers={"Accept": OCI_MANIFEST}, expect=(200,),
+                     note="manifest GET check")
+    problems = []
+    if data != manifest:
+        problems.append("body differs from the pushed manifest bytes")
+    if (r.getheader("Content-Type") or "").split(";")[0].strip() != OCI_MANIFEST:
+        problems.append(f"Content-Type {r.getheader('Content-Type')!r}")
+    if r.getheader("Docker-Content-Digest") not in (None, man_d):
+        problems.append(f"Docker-Content-Digest {r.getheader('Docker-Content-Digest')!r} != {man_d}")
+    if problems:
+        raise ReqError(srv.name, "GET", p, r.status, r.getheaders(), data, "; ".join(problems))
+    cl.close()
+    return len(manifest)
+
+
+def parse_wrk(out):
+    res = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+), ([\d.]+)(\w+) read", out)
+    if m:
+        res["requests"] = int(m.group(1))
+        unit = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}.get(m.group(5), 1)
+        res["bytes_read"] = float(m.group(4)) * unit
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    res["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"),
+                                    map(int, m.groups()))) if m else {}
+    for q in ("50", "99"):
+        m = re.search(rf"^\s+{q}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m:
+            mult = {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+            res[f"p{q}_ms"] = float(m.group(1)) * mult
+    return res
+
+
+def manifest_wrk(srv, repo, tag, man_len, args, warm=True):
+    url = f"http://127.0.0.1:{srv.port}/v2/{repo}/manifests/{tag}"
+    base = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.wrk_conns), "--timeout", "5s",
+            "-H", f"Authorization: {args.auth}", "-H", f"Accept: {OCI_MANIFEST}"]
+    if warm:
+        run(base + ["-d", "2s", url], timeout=60)
+    cpu0 = srv.cpu()
+    r = run(base + ["--latency", "-d", f"{args.wrk_seconds}s", url],
+            timeout=args.wrk_seconds + 60)
+    cpu1 = srv.cpu()
+    res = parse_wrk(r.stdout)
+    res["server_cpu_s"] = cpu1 - cpu0
+    res["raw"] = r.stdout
+    if r.returncode != 0 or res["rps"] is None:
+        raise BenchError(f"{srv.name}: wrk failed (rc {r.returncode}): {r.stdout} {r.stderr}")
+    if res["non_2xx"]:
+        # capture one failing answer for the report
+        cl = srv.client()
+        try:
+            cl.req("GET", f"/v2/{repo}/manifests/{tag}", headers={"Accept": OCI_MANIFEST},
+                   expect=(200,), note="single GET after wrk saw errors")
+        except ReqError as e:
+            raise BenchError(f"{srv.name}: wrk saw {res['non_2xx']} non-2xx responses "
+                             f"out of {res.get('requests')}; one sample:\n  {e}")
+        raise BenchError(f"{srv.name}: wrk saw {res['non_2xx']} non-2xx responses out of "
+                         f"{res.get('requests')} (a single GET afterwards returned 200)")
+    if res.get("requests") and res.get("bytes_read"):
+        per = res["bytes_read"] / res["requests"]
+        res["bytes_per_response"] = per
+        if per < man_len * 0.9:
+            raise BenchError(f"{srv.name}: wrk read {per:.0f} bytes/response on average, "
+                             f"less than the {man_len}-byte manifest: responses are not the manifest")
+    return res
+
+
+# ---------------------------------------------------------------- orchestration
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.generation = 0
+        self.servers = []
+        self.results = {"airlock": {}, "distribution": {}}
+        self.errors = []        # (measurement, side, message)
+        self.notes = []
+
+    def fresh_servers(self):
+        for s in self.servers:
+            s.stop()
+        self.servers = []
+        self.generation += 1
+        a = self.args
+        pair = []
+        for side in ("airlock", "distribution"):
+            if side == "airlock" and not a.standin:
+                pair.append(Server("airlock", "airlock", a.airlock_bin, a, self.generation))
+            else:
+                pair.append(Server(side, "distribution", a.distribution_bin, a, self.generation))
+        started = []
+        for s in pair:
+            self.servers.append(s)
+            try:
+                s.start()
+                started.append(s)
+            except Exception as e:  # noqa: BLE001 - report, carry on with the other
+                self.record_error(f"start (generation {self.generation})", s, e)
+                s.stop(keep_data=True)
+        if not started:
+            raise BenchError("no server could be started")
+        return started
+
+    def stop_all(self):
+        for s in self.servers:
+            s.stop(keep_data=self.args.keep)
+        self.servers = []
+
+    def record_error(self, what, srv, e):
+        msg = str(e)
+        self.errors.append({"measurement": what, "server": srv.name, "error": msg})
+        log(f"ERROR in {what} on {srv.name}:\n  {msg}")
+
+    def reps(self, what, pair, fn, key, reps=None):
+        """Run fn(server, rep) `reps` times per server, alternating which
+        server goes first, sync'ing dirty pages before each run."""
+        reps = reps or self.args.reps
+        runs = {s.side: [] for s in pair}
+        failed = set()
+        for rep in range(reps):
+            order = pair if rep % 2 == 0 else list(reversed(pair))
+            for s in order:
+                if s.side in failed:
+                    continue
+                if rep > 0 and runs[s.side] and runs[s.side][-1].get("seconds", 0) > SLOW_RUN_S:
+                    continue      # too slow to repeat within the time budget
+                sync()
+                time.sleep(0.3)
+                try:
+                    s.check_alive()
+                    r = fn(s, rep)
+                except Exception as e:   # noqa: BLE001 - report and go on
+                    failed.add(s.side)
+                    self.record_error(what, s, e)
+                    continue
+                runs[s.side].append(r)
+                log(f"{what} rep {rep + 1} {s.name}: {r[key]:.1f} "
+                    f"(server cpu {r.get('server_cpu_s', float('nan')):.2f}s, "
+                    f"client cpu {r.get('client_cpu_s', float('nan')):.2f}s, "
+                    f"{r.get('seconds', 0):.2f}s)")
+        for s in pair:
+            vals = [r[key] for r in runs[s.side]]
+            self.results[s.side][what] = {
+                "median": median(vals) if s.side not in failed else None,
+                "runs": vals, "detail": runs[s.side],
+                "error": s.side in failed,
+            }
+        return runs
+
+    def run(self):
+        a = self.args
+        t_start = time.perf_counter()
+        self.results["machine"] = machine_facts()
+        self.results["config"] = {
+            "blob_mib": a.blob_mib, "chunk_mib": a.chunk_mib, "reps": a.reps,
+            "small_count": a.small_count, "wrk": f"-t{a.wrk_threads} -c{a.wrk_conns} -d{a.wrk_seconds}s",
+            "data_root": a.data_root, "airlock_bin": a.airlock_bin, "standin": a.standin,
+            "distribution_bin": a.distribution_bin,
+            "distribution_version": run([a.distribution_bin, "--version"]).stdout.strip(),
+        }
+        warm_memory(a)
+        log("measuring single-core SHA-256 speed")
+        self.results["sha256"] = sha256_speed(a)
+        log(f"sha256: {self.results['sha256']}")
+
+        blobs = make_blobs(a, a.reps + 1)
+        chunk = a.chunk_mib * MIB
+        self.results["storage"] = storage_ceiling(a, blobs[0])
+        log(f"storage ceiling (write+fsync into {a.data_root}): {self.results['storage']}")
+
+        # Phase 1: monolithic pushes on fresh servers -> peak RSS (mono)
+        pair = self.fresh_servers()
+        self.reps("push_mono", pair,
+                  lambda s, rep: push_mono_curl(s, "bench/mono", blobs[rep]), "mb_s")
+        self.reps("push_mono_python", pair,
+                  lambda s, rep: push_mono_python(s, "bench/monopy", blobs[a.reps]), "mb_s", reps=1)
+        for s in pair:
+            ok = s.alive() and self.results[s.side]["push_mono"]["runs"]
+            self.results[s.side]["rss_hwm_mono_mib"] = s.hwm_mib() if ok else None
+
+        # Phase 2: chunked pushes on fresh servers -> peak RSS (chunked),
+        # then pulls, small blobs and manifest GETs on the same servers.
+        pair = self.fresh_servers()
+        self.reps("push_chunked", pair,
+                  lambda s, rep: push_chunked(s, "bench/chunked", blobs[rep], chunk), "mb_s")
+        for s in pair:
+            ok = s.alive() and self.results[s.side]["push_chunked"]["runs"]
+            self.results[s.side]["rss_hwm_chunked_mib"] = s.hwm_mib() if ok else None
+            m = [v for v in (self.results[s.side].get("rss_hwm_mono_mib"),
+                             self.results[s.side]["rss_hwm_chunked_mib"]) if v is not None]
+            self.results[s.side]["rss_hwm_push_mib"] = max(m) if m else None
+
+        # Pull: the blob pushed in chunked rep 0 must exist on both servers.
+        pullable = {s.side: bool(self.results[s.side]["push_chunked"]["runs"]) for s in pair}
+        for s in pair:
+            if not pullable[s.side]:
+                self.record_error("pull", s, BenchError("skipped: chunked push failed, nothing to pull"))
+        pull_pair = [s for s in pair if pullable[s.side]]
+        for s in pull_pair:
+            try:
+                self.results[s.side]["pull_verify"] = verify_pull(s, "bench/chunked", blobs[0])
+                log(f"{s.name}: pulled blob digest verified")
+            except Exception as e:  # noqa: BLE001
+                self.record_error("pull_verify", s, e)
+        if pull_pair:
+            self.reps("pull", pull_pair, lambda s, rep: pull_curl(s, "bench/chunked", blobs[0]), "mb_s")
+        for s in pair:
+            self.results[s.side]["rss_hwm_after_pull_mib"] = s.hwm_mib() if s.alive() else None
+
+        # Small blobs
+        log(f"generating {a.reps} x {a.small_count} small blobs")
+        sets = [small_blob_set(a.small_count, rep) for rep in range(a.reps)]
+        self.reps("small_push", pair,
+                  lambda s, rep: push_small_many(s, f"bench/small{rep}", sets[rep]), "blobs_s")
+
+        # Manifest GET
+        mlen = {}
+        for s in pair:
+            try:
+                s.check_alive()
+                mlen[s.side] = push_image(s, "bench/app", "v1")
+            except Exception as e:  # noqa: BLE001
+                self.record_error("manifest_get", s, e)
+                self.results[s.side]["manifest_get"] = {"median": None, "error": True}
+        for s in pair:
+            if s.side not in mlen:
+                continue
+            sync()
+            try:
+                r = manifest_wrk(s, "bench/app", "v1", mlen[s.side], a)
+                log(f"manifest GET {s.name}: {r['rps']:.0f} req/s, p50 {r.get('p50_ms')} ms, "
+                    f"p99 {r.get('p99_ms')} ms, server cpu {r['server_cpu_s']:.1f}s")
+                self.results[s.side]["manifest_get"] = {"median": r["rps"], "runs": [r["rps"]],
+                                                        "detail": r, "error": False}
+            except Exception as e:  # noqa: BLE001
+                self.record_error("manifest_get", s, e)
+                self.results[s.side]["manifest_get"] = {"median": None, "error": True}
+        for s in pair:
+            self.results[s.side]["rss_hwm_final_mib"] = s.hwm_mib() if s.alive() else None
+            self.results[s.side]["rss_final_mib"] = s.rss_mib() if s.alive() else None
+        self.stop_all()
+        self.results["errors"] = self.errors
+        self.results["wall_seconds"] = time.perf_counter() - t_start
+        return self.results
+
+
+def machine_facts():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        flags = open("/proc/cpuinfo").read()
+        sha_ni = " sha_ni" in flags
+    except OSError:
+        sha_ni = None
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return {"nproc": os.cpu_count(), "cpu_model": model, "sha_ni": sha_ni, "mem_total": mem,
+            "kernel": platform.release(), "python": platform.python_version(),
+            "curl": run(["curl", "--version"]).stdout.split("\n")[0].split(" (")[0],
+            "wrk": run(["wrk", "-v"]).stdout.split("\n")[0].split(" Copyright")[0]}
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(v, nd=1):
+    if v is None:
+        return "ERROR"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{nd}f}"
+
+
+def report(res, args):
+    A, D = res["airlock"], res["distribution"]
+    sha = res["sha256"]["reference_mb_s"]
+    aname = "Airlock" if not args.standin else "Airlock*"
+    lines = []
+    m = res["machine"]
+    lines.append(f"Airlock vs Distribution benchmark — {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    lines.append(f"machine: {m['nproc']} cores, {m['cpu_model']}, sha_ni={m['sha_ni']}, "
+                 f"RAM {m['mem_total']}, kernel {m['kernel']}")
+    c = res["config"]
+    lines.append(f"distribution: {c['distribution_version']} | airlock: {c['airlock_bin']}"
+                 + ("  (*STAND-IN: distribution runs in the Airlock column)" if args.standin else ""))
+    lines.append(f"blob {c['blob_mib']} MiB, chunks {c['chunk_mib']} MiB, {c['reps']} reps (median), "
+                 f"{c['small_count']} small blobs, wrk {c['wrk']}, data dir {c['data_root']}, "
+                 f"MB = 10^6 bytes")
+    lines.append(f"single-core SHA-256: openssl {fmt(res['sha256']['openssl_mb_s'])} MB/s, "
+                 f"python hashlib {fmt(res['sha256']['python_hashlib_mb_s'])} MB/s "
+                 f"(reference for % = {fmt(sha)} MB/s)")
+    lines.append(f"storage ceiling: write+fsync of the 1 GiB file into the data dir "
+                 f"{fmt(res['storage']['write_fsync_mb_s'])} MB/s (Distribution fsyncs blobs on commit)")
+    lines.append("")
+
+    def med(side, key):
+        v = side.get(key)
+        return v.get("median") if isinstance(v, dict) else v
+
+    def ratio(a, d):
+        return None if not a or not d else a / d
+
+    rows = []
+
+    def row(label, key, unit_better_high=True, target=None):
+        a, d = med(A, key), med(D, key)
+        r = ratio(a, d)
+        verdict, tgt = "", ""
+        if target:
+            tgt, verdict = target(a, d, r)
+        rows.append((label, fmt(a), fmt(d), "—" if r is None else f"{r:.2f}×", tgt, verdict))
+
+    def pf(ok):
+        return "PASS" if ok else "MISS"
+
+    def push_target(a, d, r):
+        if a is None or d is None:
+            return "≥1.3× D", "ERROR"
+        return "≥1.3× D", pf(r >= 1.3)
+
+    def sha_target_row(label, key):
+        a, d = med(A, key), med(D, key)
+        pa = None if a is None else 100 * a / sha
+        pd = None if d is None else 100 * d / sha
+        rows.append((label, "ERROR" if pa is None else f"{pa:.0f}%",
+                     "ERROR" if pd is None else f"{pd:.0f}%", "", "≥70% SHA",
+                     "ERROR" if pa is None else pf(pa >= 70)))
+
+    row("Push 1 GiB monolithic, curl -T (MB/s)", "push_mono", target=push_target)
+    sha_target_row("  ↳ as % of single-core SHA-256", "push_mono")
+    row("Push 1 GiB chunked 16 MiB PATCH (MB/s)", "push_chunked", target=push_target)
+    sha_target_row("  ↳ as % of single-core SHA-256", "push_chunked")
+    row("Pull 1 GiB, curl (MB/s)", "pull",
+        target=lambda a, d, r: ("≥1.3× D", "ERROR" if r is None else pf(r >= 1.3)))
+    row(f"Small blob push, {c['small_count']}× 1–4 KiB POST+PUT (blobs/s)", "small_push",
+        target=lambda a, d, r: ("info", ""))
+    row(f"Manifest GET, {c['wrk']} (req/s)", "manifest_get",
+        target=lambda a, d, r: ("≥2× D", "ERROR" if r is None else pf(r >= 2)))
+    row("Peak RSS (VmHWM) pushing 1 GiB (MiB)", "rss_hwm_push_mib",
+        target=lambda a, d, r: ("A < 64 MiB", "ERROR" if a is None else pf(a < 64)))
+
+    hdr = ("Measurement", aname, "Distribution", "A/D", "Target", "Result")
+    lines.append("| " + " | ".join(hdr) + " |")
+    lines.append("|" + "|".join(["---", "--:", "--:", "--:", "---", "---"]) + "|")
+    for r in rows:
+        lines.append("| " + " | ".join(r) + " |")
+    lines.append("")
+
+    # details
+    lines.append("Details (all runs, MB/s or blobs/s; server/client CPU seconds per run):")
+    for key in ("push_mono", "push_mono_python", "push_chunked", "pull", "small_push"):
+        for side, nm in ((A, aname), (D, "Distribution")):
+            v = side.get(key)
+            if not isinstance(v, dict):
+                continue
+            runs = ", ".join(fmt(x) for x in v.get("runs", []))
+            cpu = ", ".join(f"{d.get('server_cpu_s', 0):.2f}/{d.get('client_cpu_s', 0):.2f}"
+                            for d in v.get("detail", []))
+            extra = ""
+            if key == "small_push" and any(d.get("partial") for d in v.get("detail", [])):
+                extra = " (PARTIAL: time budget hit)"
+            lines.append(f"  {key:17s} {nm:13s} runs [{runs}]  cpu srv/cli [{cpu}]"
+                         f"{' ERROR' if v.get('error') else ''}{extra}")
+    for side, nm in ((A, aname), (D, "Distribution")):
+        mg = side.get("manifest_get", {}).get("detail")
+        if mg:
+            lines.append(f"  manifest_get      {nm:13s} {fmt(mg['rps'])} req/s, p50 {mg.get('p50_ms', 0):.2f} ms, "
+                         f"p99 {mg.get('p99_ms', 0):.2f} ms, {mg.get('requests')} requests, "
+                         f"server cpu {mg['server_cpu_s']:.1f}s, socket errors {mg['socket_errors']}")
+    for side, nm in ((A, aname), (D, "Distribution")):
+        lines.append(f"  RSS VmHWM MiB     {nm:13s} mono push {fmt(side.get('rss_hwm_mono_mib'))}, "
+                     f"chunked push {fmt(side.get('rss_hwm_chunked_mib'))}, after pulls "
+                     f"{fmt(side.get('rss_hwm_after_pull_mib'))}, end of run "
+                     f"{fmt(side.get('rss_hwm_final_mib'))} (VmRSS at end {fmt(side.get('rss_final_mib'))})")
+    a_py, a_curl = med(A, "push_mono_python"), med(A, "push_mono")
+    d_py, d_curl = med(D, "push_mono_python"), med(D, "push_mono")
+    lines.append(f"  client check: python-client mono push vs curl mono push: "
+                 f"{aname} {fmt(a_py)} vs {fmt(a_curl)}, Distribution {fmt(d_py)} vs {fmt(d_curl)} MB/s")
+    if res["errors"]:
+        lines.append("")
+        lines.append("ERRORS:")
+        for e in res["errors"]:
+            lines.append(f"  [{e['measurement']} @ {e['server']}] {e['error']}")
+    lines.append("")
+    lines.append(f"total benchmark wall time: {res['wall_seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workdir", required=True, help="scratch dir for blob files (needs ~5 GiB)")
+    p.add_argument("--data-root", default=None, help="where server data dirs go (default: workdir)")
+    p.add_argument("--airlock-bin", default=os.environ.get("AIRLOCK_BIN", "/work/main/target/release/airlock"))
+    p.add_argument("--distribution-bin", default=os.environ.get("DISTRIBUTION_BIN", "/usr/bin/docker-registry"))
+    p.add_argument("--standin", action="store_true",
+                   help="run distribution in the Airlock column too (binary not built yet)")
+    p.add_argument("--blob-mib", type=int, default=1024)
+    p.add_argument("--chunk-mib", type=int, default=16)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--small-count", type=int, default=2000)
+    p.add_argument("--wrk-seconds", type=int, default=10)
+    p.add_argument("--wrk-conns", type=int, default=64)
+    p.add_argument("--wrk-threads", type=int, default=2)
+    p.add_argument("--warm-gib", type=int, default=int(os.environ.get("BENCH_WARM_GIB", "16")),
+                   help="touch this much free RAM first (VM first-touch cost); 0 = off")
+    p.add_argument("--json", default=None, help="write results JSON here")
+    p.add_argument("--report", default=None, help="also write the text report here")
+    p.add_argument("--keep", action="store_true", help="keep server data dirs")
+    a = p.parse_args()
+    a.data_root = a.data_root or a.workdir
+    a.pidfile = os.path.join(a.workdir, "server.pids")
+    a.password = "bench-" + secrets.token_urlsafe(18)
+    a.auth = "Basic " + base64.b64encode(f"admin:{a.password}".encode()).decode()
+    if not a.standin and not (os.path.isfile(a.airlock_bin) and os.access(a.airlock_bin, os.X_OK)):
+        sys.exit(f"Airlock binary {a.airlock_bin} not found/executable "
+                 f"(set AIRLOCK_BIN, or use --standin / BENCH_STANDIN=1)")
+    os.makedirs(a.data_root, exist_ok=True)
+
+    bench = Bench(a)
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        res = bench.run()
+    finally:
+        bench.stop_all()
+    text = report(res, a)
+    print(text, flush=True)
+    if a.json:
+        res_out = json.loads(json.dumps(res, default=str))
+        for side in ("airlock", "distribution"):
+            mg = res_out[side].get("manifest_get", {}).get("detail")
+            if mg:
+                mg.pop("raw", None)
+        with open(a.json, "w") as f:
+            json.dump(res_out, f, indent=2)
+        log(f"wrote {a.json}")
+    if a.report:
+        with open(a.report, "w") as f:
+            f.write(text + "\n")
+    return 1 if res["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

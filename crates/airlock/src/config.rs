@@ -1,0 +1,155 @@
+//! Configuration: built-in secure defaults, then an optional TOML file, then
+//! `AIRLOCK_*` environment variables, then command-line flags. Errors name the bad
+//! key and where it came from.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Keys that may come from the environment as `AIRLOCK_<KEY>`.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "tls_cert",
+    "tls_key",
+    "max_blob_bytes",
+    "upload_expiry_secs",
+    "gc_interval_secs",
+    "gc_grace_secs",
+    "log",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to listen. Loopback by default: exposing the registry is a decision.
+    pub listen: SocketAddr,
+    /// Blobs and the metadata database live here.
+    pub data_dir: PathBuf,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_blob_bytes: u64,
+    pub upload_expiry_secs: i64,
+    /// Run garbage collection in the background this often; 0 disables it.
+    pub gc_interval_secs: u64,
+    /// Garbage collection leaves anything touched this recently alone.
+    pub gc_grace_secs: i64,
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let limits = airlock_registry::Limits::default();
+        Config {
+            listen: ([127, 0, 0, 1], 5000).into(),
+            data_dir: PathBuf::from("./airlock-data"),
+            tls_cert: None,
+            tls_key: None,
+            max_blob_bytes: limits.max_blob_bytes,
+            upload_expiry_secs: limits.upload_expiry_secs,
+            gc_interval_secs: 0,
+            gc_grace_secs: 3600,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Values given on the command line; only those present override.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                anyhow::bail!("config file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("AIRLOCK_").only(ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            anyhow::bail!("invalid configuration: tls_cert and tls_key must be given together");
+        }
+        Ok(config)
+    }
+
+    pub fn limits(&self) -> airlock_registry::Limits {
+        airlock_registry::Limits {
+            max_blob_bytes: self.max_blob_bytes,
+            upload_expiry_secs: self.upload_expiry_secs,
+            ..airlock_registry::Limits::default()
+        }
+    }
+}
+
+/// Parses `90`, `90s`, `15m`, `2h`, `7d` into seconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("invalid duration unit in {s:?} (use s, m, h or d)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("duration {s:?} too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("2h"), Ok(7200));
+        assert!(parse_duration("2w").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn defaults_are_secure() {
+        let c = Config::default();
+        assert!(c.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn file_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("airlock.toml");
+        std::fs::write(&f, "listen = \"not an address\"\n").unwrap();
+        let err = Config::load(Some(&f), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+        std::fs::write(&f, "unknown_key = 1\n").unwrap();
+        let err = Config::load(Some(&f), Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown_key"), "{err}");
+    }
+}

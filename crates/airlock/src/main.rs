@@ -1,0 +1,182 @@
+//! `airlock`: the registry server and its maintenance commands.
+
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use config::{parse_duration, Config, Overrides};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "airlock",
+    version,
+    about = "A secure OCI container registry in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (default ./airlock-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (default 127.0.0.1:5000).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// PEM certificate chain; serves HTTPS when given with --tls-key.
+        #[arg(long, value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key.
+        #[arg(long, value_name = "FILE")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Remove unreferenced blobs and expired uploads. Safe while the server runs.
+    Gc {
+        #[command(flatten)]
+        common: Common,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave alone anything touched more recently than this (e.g. 30m, 1h).
+        #[arg(long, value_parser = parse_duration)]
+        grace: Option<i64>,
+    },
+    /// Verify every blob's digest and every reference in the metadata.
+    Fsck {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            common,
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
+            let config = Config::load(
+                common.config.as_deref(),
+                Overrides {
+                    listen,
+                    data_dir: common.data_dir,
+                    tls_cert,
+                    tls_key,
+                },
+            )?;
+            init_logging(&config);
+            serve::run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gc {
+            common,
+            dry_run,
+            grace,
+        } => {
+            let config = load_for_maintenance(common)?;
+            let registry =
+                airlock_registry::Registry::open_local(&config.data_dir, config.limits()).await?;
+            let opts = airlock_registry::GcOptions {
+                grace_secs: grace.unwrap_or(config.gc_grace_secs),
+                dry_run,
+            };
+            let report = registry.collect_garbage(&opts).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            for d in &report.deleted_blobs {
+                println!("{verb} blob {d}");
+            }
+            println!(
+                "{verb} {} blobs ({} bytes), {} unreferenced links, {} expired uploads, {} orphaned upload areas",
+                report.deleted_blobs.len(),
+                report.freed_bytes,
+                report.unlinked,
+                report.expired_uploads,
+                report.orphaned_upload_areas
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fsck { common } => {
+            let config = load_for_maintenance(common)?;
+            let registry =
+                airlock_registry::Registry::open_local(&config.data_dir, config.limits()).await?;
+            let report = registry.fsck().await?;
+            for p in &report.problems {
+                println!("problem: {p}");
+            }
+            println!(
+                "checked {} blobs ({} bytes): {} problems, {} unreferenced files",
+                report.blobs_checked,
+                report.bytes_checked,
+                report.problems.len(),
+                report.unreferenced_files
+            );
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn load_for_maintenance(common: Common) -> anyhow::Result<Config> {
+    let config = Config::load(
+        common.config.as_deref(),
+        Overrides {
+            data_dir: common.data_dir,
+            ..Overrides::default()
+        },
+    )?;
+    init_logging(&Config {
+        log: "warn".into(),
+        ..config.clone()
+    });
+    if !config.data_dir.join("airlock.db").exists() {
+        anyhow::bail!("no registry data in {}", config.data_dir.display());
+    }
+    Ok(config)
+}

@@ -1,0 +1,131 @@
+//! `airlock serve`: opens the stores, makes sure an admin credential exists, starts
+//! the optional background garbage collector, and serves HTTP or HTTPS.
+
+use crate::config::Config;
+use airlock_registry::{GcOptions, Registry};
+use airlock_server::{hash_password, router, AppState, Authenticator};
+use anyhow::Context;
+use rand::distributions::{Alphanumeric, DistString};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ADMIN_HASH_FILE: &str = "admin-password.argon2";
+const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// The admin's password hash, created on first start from `AIRLOCK_ADMIN_PASSWORD`
+/// or generated, printed once and saved to `<data>/initial-admin-password` (0600).
+fn admin_credential(data_dir: &Path) -> anyhow::Result<String> {
+    let hash_file = data_dir.join(ADMIN_HASH_FILE);
+    if hash_file.exists() {
+        return Ok(std::fs::read_to_string(&hash_file)?.trim().to_owned());
+    }
+    let (password, generated) = match std::env::var("AIRLOCK_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (
+            Alphanumeric.sample_string(&mut rand::thread_rng(), 24),
+            true,
+        ),
+    };
+    let hash = hash_password(&password)?;
+    if generated {
+        let path = data_dir.join(INITIAL_PASSWORD_FILE);
+        write_private(&path, &format!("{password}\n"))?;
+        eprintln!(
+            "created user 'admin' with a generated password, saved to {} (shown once): {password}",
+            path.display()
+        );
+    }
+    write_private(&hash_file, &hash)?;
+    Ok(hash)
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let registry = Registry::open_local(&config.data_dir, config.limits()).await?;
+    let auth = Authenticator::new(admin_credential(&config.data_dir)?)?;
+    let app = router(AppState {
+        registry: registry.clone(),
+        auth: Arc::new(auth),
+    });
+
+    if config.gc_interval_secs > 0 {
+        let every = Duration::from_secs(config.gc_interval_secs);
+        let opts = GcOptions {
+            grace_secs: config.gc_grace_secs,
+            dry_run: false,
+        };
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match registry.collect_garbage(&opts).await {
+                    Ok(r) => tracing::info!(
+                        deleted = r.deleted_blobs.len(),
+                        freed_bytes = r.freed_bytes,
+                        "garbage collection finished"
+                    ),
+                    Err(e) => tracing::warn!(error = ?e, "garbage collection failed"),
+                }
+            }
+        });
+    }
+
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("binding {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let data = config.data_dir.display();
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading the TLS certificate and key")?;
+            eprintln!("airlock listening on https://{addr} (data in {data})");
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await?;
+        }
+        _ => {
+            eprintln!("airlock listening on http://{addr} (data in {data})");
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,83 @@
+//! Registry services: repositories, blobs, upload sessions, manifests, tags,
+//! referrers, garbage collection and consistency checks.
+//!
+//! This crate knows nothing about HTTP: the edge parses requests into domain types
+//! and calls a [`Registry`] method; every failure is a [`RegistryError`] that the edge
+//! maps to an OCI error response. Storage is reached only through the
+//! `BlobStore`/`MetaStore` ports.
+
+mod blobs;
+mod cache;
+mod error;
+mod fsck;
+mod gc;
+mod manifests;
+mod uploads;
+
+pub use error::RegistryError;
+pub use fsck::FsckReport;
+pub use gc::{GcOptions, GcReport};
+pub use manifests::{ManifestContent, PutManifestOutcome};
+pub use uploads::Chunk;
+
+use airlock_storage::{BlobStore, FsBlobStore, MetaStore, SqliteMetaStore};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Limits on what clients control. Every size and count has one.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest blob accepted.
+    pub max_blob_bytes: u64,
+    /// Upload sessions untouched for this long are expired by GC.
+    pub upload_expiry_secs: i64,
+    /// Most entries one tags/catalog page returns.
+    pub max_page: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_blob_bytes: 64 * 1024 * 1024 * 1024,
+            upload_expiry_secs: 24 * 3600,
+            max_page: 1000,
+        }
+    }
+}
+
+/// The registry service. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetaStore>,
+    limits: Limits,
+    cache: Arc<cache::ManifestCache>,
+}
+
+impl Registry {
+    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetaStore>, limits: Limits) -> Self {
+        Registry {
+            blobs,
+            meta,
+            limits,
+            cache: Arc::new(cache::ManifestCache::new()),
+        }
+    }
+
+    /// The zero-config layout: blobs under `<data>/blobs`, metadata in
+    /// `<data>/airlock.db`. Removes temporary files a crash may have left.
+    pub async fn open_local(data_dir: &Path, limits: Limits) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let blobs = FsBlobStore::open(data_dir.join("storage"))?;
+        let removed = blobs.clean_temporary().await?;
+        if removed > 0 {
+            tracing::info!(removed, "removed temporary files left by an earlier crash");
+        }
+        let meta = SqliteMetaStore::open(&data_dir.join("airlock.db")).await?;
+        Ok(Registry::new(Arc::new(blobs), Arc::new(meta), limits))
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}

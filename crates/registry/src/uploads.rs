@@ -1,0 +1,132 @@
+//! Upload sessions: monolithic, POST+PUT and chunked uploads, status and cancel.
+//!
+//! A session row is written before its storage area exists, so garbage collection
+//! never mistakes a new session for an orphan; a blob becomes readable only after its
+//! digest has been verified over the stored bytes and it is linked to the repository.
+
+use crate::error::{RegistryError, Result};
+use crate::Registry;
+use airlock_oci::{Digest, RepositoryName};
+use airlock_storage::{now_unix, ByteStream, UploadId, UploadRecord};
+
+/// A chunk of upload body and what the client declared about it.
+pub struct Chunk {
+    pub data: ByteStream,
+    /// Start offset from `Content-Range`, if given.
+    pub start: Option<u64>,
+    /// `Content-Length`, if given.
+    pub len: Option<u64>,
+}
+
+impl Registry {
+    /// Opens an upload session in `repo`.
+    pub async fn start_upload(&self, repo: &RepositoryName) -> Result<UploadId> {
+        let id = UploadId::new();
+        let now = now_unix();
+        self.meta
+            .create_upload(&UploadRecord {
+                id: id.clone(),
+                repo: repo.clone(),
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+        self.blobs.create_upload(&id).await?;
+        Ok(id)
+    }
+
+    async fn session(&self, repo: &RepositoryName, id: &UploadId) -> Result<UploadRecord> {
+        match self.meta.upload(id).await? {
+            // A session is only reachable through the repository that opened it.
+            Some(s) if &s.repo == repo => Ok(s),
+            _ => Err(RegistryError::BlobUploadUnknown),
+        }
+    }
+
+    /// Bytes received so far.
+    pub async fn upload_status(&self, repo: &RepositoryName, id: &UploadId) -> Result<u64> {
+        self.session(repo, id).await?;
+        self.blobs
+            .upload_size(id)
+            .await?
+            .ok_or(RegistryError::BlobUploadUnknown)
+    }
+
+    /// Appends a chunk; returns the new size.
+    pub async fn append_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        chunk: Chunk,
+    ) -> Result<u64> {
+        self.session(repo, id).await?;
+        let size = self
+            .blobs
+            .append(
+                id,
+                chunk.start,
+                chunk.len,
+                chunk.data,
+                self.limits.max_blob_bytes,
+            )
+            .await?;
+        self.meta.touch_upload(id, now_unix()).await?;
+        Ok(size)
+    }
+
+    /// Appends an optional last chunk, verifies the digest and commits the blob.
+    pub async fn finish_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        digest: &Digest,
+        last: Option<Chunk>,
+    ) -> Result<u64> {
+        self.session(repo, id).await?;
+        if let Some(chunk) = last {
+            self.blobs
+                .append(
+                    id,
+                    chunk.start,
+                    chunk.len,
+                    chunk.data,
+                    self.limits.max_blob_bytes,
+                )
+                .await?;
+        }
+        let size = self
+            .blobs
+            .upload_size(id)
+            .await?
+            .ok_or(RegistryError::BlobUploadUnknown)?;
+        // Claim first: from here garbage collection leaves this digest alone.
+        self.claim(digest, size).await?;
+        let size = self.blobs.commit(id, digest).await?;
+        self.meta.link_blob(repo, digest, now_unix()).await?;
+        self.meta.delete_upload(id).await?;
+        Ok(size)
+    }
+
+    /// Uploads a whole blob in one request (`POST ?digest=`).
+    pub async fn upload_monolithic(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        chunk: Chunk,
+    ) -> Result<u64> {
+        let id = self.start_upload(repo).await?;
+        let result = self.finish_upload(repo, &id, digest, Some(chunk)).await;
+        if result.is_err() {
+            // Nothing of a failed one-shot upload is kept.
+            self.cancel_upload(repo, &id).await.ok();
+        }
+        result
+    }
+
+    pub async fn cancel_upload(&self, repo: &RepositoryName, id: &UploadId) -> Result<()> {
+        self.session(repo, id).await?;
+        self.blobs.abort(id).await?;
+        self.meta.delete_upload(id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! The HTTP edge of Airlock: routing, authentication, request ids, and the mapping
+//! of every failure to an OCI error body. Handlers are thin: they parse the request
+//! into domain types, call a `Registry` service, and shape the response.
+
+pub mod auth;
+mod distribution;
+pub mod error;
+mod handlers;
+pub mod range;
+pub mod route;
+
+use airlock_registry::Registry;
+use axum::http::{HeaderName, HeaderValue};
+use axum::routing::{any, get};
+use axum::Router;
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{hash_password, Authenticator};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    pub auth: Arc<Authenticator>,
+}
+
+/// Builds the application's routes and layers.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let v2 = Router::new()
+        .route("/v2", get(handlers::api_version))
+        .route("/v2/", get(handlers::api_version))
+        .route("/v2/{*rest}", any(distribution::dispatch))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("docker-distribution-api-version"),
+            HeaderValue::from_static("registry/2.0"),
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(v2)
+        .fallback(|| async { error::ApiError::not_found() })
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
