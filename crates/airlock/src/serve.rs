@@ -55,8 +55,34 @@ fn admin_credential(data_dir: &Path) -> anyhow::Result<String> {
     Ok(hash)
 }
 
+/// Holds an exclusive lock on the data directory for the server's lifetime, so two
+/// servers never share (and clean up after) the same storage.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let path = data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: flock on a descriptor we own; no memory is shared.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        anyhow::bail!(
+            "another airlock server is already using the data directory {}",
+            data_dir.display()
+        );
+    }
+    Ok(file)
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&config.data_dir)?;
     let registry = Registry::open_local(&config.data_dir, config.limits()).await?;
+    registry.recover().await?;
     let auth = Authenticator::new(admin_credential(&config.data_dir)?)?;
     let app = router(AppState {
         registry: registry.clone(),

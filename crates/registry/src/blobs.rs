@@ -4,7 +4,7 @@ use crate::error::{RegistryError, Result};
 use crate::Registry;
 use airlock_oci::{Digest, RepositoryName};
 use airlock_storage::meta::Claim;
-use airlock_storage::{now_unix, ByteStream, CommitError};
+use airlock_storage::{now_unix, ByteStream, CommitError, Removal};
 use std::time::Duration;
 
 /// How long a commit waits for a concurrent garbage collection of the same digest.
@@ -37,10 +37,13 @@ impl Registry {
     /// Removes a blob from a repository. The bytes go when garbage collection finds
     /// nothing else needs them.
     pub async fn delete_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<()> {
-        if self.meta.unlink_blob(repo, digest).await? {
-            Ok(())
-        } else {
-            Err(RegistryError::BlobUnknown(digest.clone()))
+        match self.meta.unlink_blob(repo, digest).await? {
+            Removal::Removed => Ok(()),
+            Removal::Absent => Err(RegistryError::BlobUnknown(digest.clone())),
+            Removal::InUseBy(by) => Err(RegistryError::InUse {
+                what: format!("blob {digest}"),
+                by,
+            }),
         }
     }
 

@@ -28,6 +28,8 @@ pub enum RegistryError {
     ManifestBlobUnknown(Digest),
     #[error("repository name not known to registry: {0}")]
     NameUnknown(RepositoryName),
+    #[error("{what} is still needed by manifest {by}; delete that manifest first")]
+    InUse { what: String, by: Digest },
     #[error("the operation is unsupported: {0}")]
     Unsupported(String),
     #[error("temporarily unavailable: {0}")]

@@ -64,17 +64,24 @@ impl Registry {
         }
     }
 
-    /// The zero-config layout: blobs under `<data>/blobs`, metadata in
-    /// `<data>/airlock.db`. Removes temporary files a crash may have left.
+    /// The zero-config layout: blobs under `<data>/storage`, metadata in
+    /// `<data>/airlock.db`.
     pub async fn open_local(data_dir: &Path, limits: Limits) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let blobs = FsBlobStore::open(data_dir.join("storage"))?;
-        let removed = blobs.clean_temporary().await?;
+        let meta = SqliteMetaStore::open(&data_dir.join("airlock.db")).await?;
+        Ok(Registry::new(Arc::new(blobs), Arc::new(meta), limits))
+    }
+
+    /// Removes temporary files a crash may have left. Only the server that owns the
+    /// storage calls this, at start, before it accepts requests: a maintenance
+    /// command running beside a live server must not touch its in-flight writes.
+    pub async fn recover(&self) -> anyhow::Result<usize> {
+        let removed = self.blobs.clean_temporary().await?;
         if removed > 0 {
             tracing::info!(removed, "removed temporary files left by an earlier crash");
         }
-        let meta = SqliteMetaStore::open(&data_dir.join("airlock.db")).await?;
-        Ok(Registry::new(Arc::new(blobs), Arc::new(meta), limits))
+        Ok(removed)
     }
 
     pub fn limits(&self) -> &Limits {

@@ -8,7 +8,7 @@ use crate::error::{RegistryError, Result};
 use crate::Registry;
 use airlock_oci::manifest::{ManifestError, MAX_MANIFEST_BYTES};
 use airlock_oci::{Algorithm, Digest, Manifest, Reference, RepositoryName};
-use airlock_storage::{now_unix, NewManifest, PutManifestError, ReferrerRecord};
+use airlock_storage::{now_unix, NewManifest, PutManifestError, ReferrerRecord, Removal};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -157,9 +157,18 @@ impl Registry {
                 self.meta.delete_tag(repo, tag).await?
             }
             Reference::Digest(d) => {
-                let found = self.meta.delete_manifest(repo, d).await?;
+                let outcome = self.meta.delete_manifest(repo, d).await?;
                 self.cache.forget_manifest(repo, d);
-                found
+                match outcome {
+                    Removal::Removed => true,
+                    Removal::Absent => false,
+                    Removal::InUseBy(by) => {
+                        return Err(RegistryError::InUse {
+                            what: format!("manifest {d}"),
+                            by,
+                        })
+                    }
+                }
             }
         };
         if found {

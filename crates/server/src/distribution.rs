@@ -23,7 +23,7 @@ pub async fn dispatch(
 ) -> Response {
     let query: Query = raw_query
         .as_deref()
-        .map(|q| url_decode_pairs(q))
+        .map(url_decode_pairs)
         .unwrap_or_default();
     let endpoint = match route::parse(&rest) {
         Ok(e) => e,

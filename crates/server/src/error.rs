@@ -11,8 +11,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub detail: Option<serde_json::Value>,
-    pub headers: HeaderMap,
+    /// Rarely set, so kept out of line: errors travel in every `Result` of the edge.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Default)]
+struct Extra {
+    detail: Option<serde_json::Value>,
+    headers: HeaderMap,
 }
 
 impl ApiError {
@@ -21,20 +27,19 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            detail: None,
-            headers: HeaderMap::new(),
+            extra: None,
         }
     }
 
     pub fn with_header(mut self, name: HeaderName, value: impl AsRef<str>) -> Self {
         if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
-            self.headers.insert(name, v);
+            self.extra.get_or_insert_default().headers.insert(name, v);
         }
         self
     }
 
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = Some(detail);
+        self.extra.get_or_insert_default().detail = Some(detail);
         self
     }
 
@@ -110,6 +115,7 @@ impl From<RegistryError> for ApiError {
                     .with_detail(serde_json::json!({ "digest": d }))
             }
             RegistryError::NameUnknown(_) => ApiError::new(S::NOT_FOUND, "NAME_UNKNOWN", msg),
+            RegistryError::InUse { .. } => ApiError::new(S::METHOD_NOT_ALLOWED, "DENIED", msg),
             RegistryError::Unsupported(_) => {
                 ApiError::new(S::METHOD_NOT_ALLOWED, "UNSUPPORTED", msg)
             }
@@ -127,8 +133,9 @@ impl From<RegistryError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let extra = self.extra.map(|e| *e).unwrap_or_default();
         let mut entry = serde_json::json!({ "code": self.code, "message": self.message });
-        if let Some(d) = self.detail {
+        if let Some(d) = extra.detail {
             entry["detail"] = d;
         }
         let body = serde_json::json!({ "errors": [entry] }).to_string();
@@ -138,7 +145,7 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
-        resp.headers_mut().extend(self.headers);
+        resp.headers_mut().extend(extra.headers);
         resp
     }
 }

@@ -9,6 +9,8 @@ pub struct ByteRange {
 }
 
 impl ByteRange {
+    /// Number of bytes; never zero, since both ends are inclusive.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u64 {
         self.end - self.start + 1
     }

@@ -460,7 +460,8 @@ mod tests {
     use futures_util::stream;
 
     fn body(parts: &[&'static [u8]]) -> ByteStream {
-        stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p)))).boxed()
+        let parts: Vec<_> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        stream::iter(parts).boxed()
     }
 
     #[tokio::test]

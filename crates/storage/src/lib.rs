@@ -14,7 +14,7 @@ pub mod sqlite;
 pub use blob::{BlobStore, ByteStream, CommitError, UploadId};
 pub use fs::FsBlobStore;
 pub use meta::{
-    ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, UploadRecord,
+    ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal, UploadRecord,
 };
 pub use sqlite::SqliteMetaStore;
 

@@ -64,6 +64,16 @@ pub enum PutManifestError {
     Other(#[from] anyhow::Error),
 }
 
+/// Outcome of removing a blob link or a manifest from a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    /// There was nothing to remove.
+    Absent,
+    /// Refused: this manifest of the repository still needs it.
+    InUseBy(Digest),
+}
+
 /// Outcome of claiming a blob row before its bytes are installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
@@ -100,7 +110,7 @@ pub trait MetaStore: Send + Sync + 'static {
         now: i64,
     ) -> Result<Option<u64>>;
     /// Removes a blob's link from `repo`; false if there was none.
-    async fn unlink_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
+    async fn unlink_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<Removal>;
 
     // --- upload sessions ----------------------------------------------------------
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
@@ -124,7 +134,7 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> Result<Option<ManifestRecord>>;
     async fn resolve_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<Option<Digest>>;
     /// Deletes a manifest and every tag pointing at it; false if it did not exist.
-    async fn delete_manifest(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool>;
+    async fn delete_manifest(&self, repo: &RepositoryName, digest: &Digest) -> Result<Removal>;
     async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool>;
     /// Tags in lexical order after `last`, at most `limit`.
     async fn tags(

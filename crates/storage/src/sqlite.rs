@@ -5,8 +5,8 @@
 //! refused half-way by another process; reads use a separate pool.
 
 use crate::meta::{
-    Claim, ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Result,
-    UploadRecord,
+    Claim, ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal,
+    Result, UploadRecord,
 };
 use crate::UploadId;
 use airlock_oci::{Digest, RepositoryName, Tag};
@@ -160,13 +160,22 @@ impl MetaStore for SqliteMetaStore {
         Ok(size.map(|s| s as u64))
     }
 
-    async fn unlink_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<bool> {
+    async fn unlink_blob(&self, repo: &RepositoryName, digest: &Digest) -> Result<Removal> {
+        let mut tx = self.begin().await?;
+        if let Some(user) = referencing_manifest(&mut tx, repo, digest).await? {
+            return Ok(Removal::InUseBy(user));
+        }
         let done = sqlx::query("DELETE FROM repo_blobs WHERE repo = ? AND digest = ?")
             .bind(repo.as_str())
             .bind(digest.as_str())
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        tx.commit().await?;
+        Ok(if done.rows_affected() > 0 {
+            Removal::Removed
+        } else {
+            Removal::Absent
+        })
     }
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()> {
@@ -335,8 +344,11 @@ impl MetaStore for SqliteMetaStore {
         d.map(digest).transpose()
     }
 
-    async fn delete_manifest(&self, repo: &RepositoryName, d: &Digest) -> Result<bool> {
+    async fn delete_manifest(&self, repo: &RepositoryName, d: &Digest) -> Result<Removal> {
         let mut tx = self.begin().await?;
+        if let Some(user) = referencing_manifest(&mut tx, repo, d).await? {
+            return Ok(Removal::InUseBy(user));
+        }
         let gone = sqlx::query("DELETE FROM manifests WHERE repo = ? AND digest = ?")
             .bind(repo.as_str())
             .bind(d.as_str())
@@ -353,7 +365,11 @@ impl MetaStore for SqliteMetaStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(gone.rows_affected() > 0)
+        Ok(if gone.rows_affected() > 0 {
+            Removal::Removed
+        } else {
+            Removal::Absent
+        })
     }
 
     async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool> {
@@ -451,10 +467,18 @@ impl MetaStore for SqliteMetaStore {
         const COLLECTABLE: &str = "state = 'live' AND touched_at < ?
             AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = blobs.digest)
             AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = blobs.digest)";
+        // A dry run has not removed the unreferenced links, so it discounts them here:
+        // the blobs it reports are exactly those a real run would delete.
+        const COLLECTABLE_AFTER_UNLINK: &str = "state = 'live' AND touched_at < ?
+            AND NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = blobs.digest
+                AND (l.touched_at >= ? OR EXISTS (SELECT 1 FROM manifest_refs r
+                    WHERE r.repo = l.repo AND r.target = l.digest AND r.kind = 'blob')))
+            AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = blobs.digest)";
         let rows = if dry_run {
             sqlx::query(&format!(
-                "SELECT digest, size FROM blobs WHERE {COLLECTABLE}"
+                "SELECT digest, size FROM blobs WHERE {COLLECTABLE_AFTER_UNLINK}"
             ))
+            .bind(cutoff)
             .bind(cutoff)
             .fetch_all(&self.reader)
             .await?
@@ -533,4 +557,20 @@ impl MetaStore for SqliteMetaStore {
         }
         Ok(problems)
     }
+}
+
+/// A manifest of `repo` that needs `target` (as a blob or a child manifest), if any.
+async fn referencing_manifest(
+    tx: &mut sqlx::SqliteConnection,
+    repo: &RepositoryName,
+    target: &Digest,
+) -> Result<Option<Digest>> {
+    let user: Option<String> = sqlx::query_scalar(
+        "SELECT manifest FROM manifest_refs WHERE repo = ? AND target = ? LIMIT 1",
+    )
+    .bind(repo.as_str())
+    .bind(target.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    user.map(digest).transpose()
 }

@@ -42,6 +42,6 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ApiErro
     }
 }
 
-pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+pub(crate) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

@@ -159,8 +159,13 @@ pub async fn put(
     headers: &HeaderMap,
     body: Body,
 ) -> HandlerResult {
-    let digest = digest_param(query)?
-        .ok_or_else(|| ApiError::digest_invalid("the digest query parameter is required"))?;
+    let Some(digest) = digest_param(query)? else {
+        // An unknown session is the more useful answer when both are wrong.
+        registry.upload_status(name, id).await?;
+        return Err(ApiError::digest_invalid(
+            "the digest query parameter is required",
+        ));
+    };
     let chunk = chunk(headers, body)?;
     registry
         .finish_upload(name, id, &digest, Some(chunk))

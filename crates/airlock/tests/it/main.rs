@@ -1,0 +1,10 @@
+//! Integration tests: each test starts the real `airlock` binary on 127.0.0.1:0 with
+//! its own temporary data directory and talks HTTP to it.
+
+mod harness;
+
+mod bad_input;
+mod cli;
+mod conformance;
+mod crash;
+mod gc;
