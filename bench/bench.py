@@ -1084,7 +1084,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", required=True, help="scratch dir for blob files (needs ~5 GiB)")
     p.add_argument("--data-root", default=None, help="where server data dirs go (default: workdir)")
-    p.add_argument("--airlock-bin", default=os.environ.get("AIRLOCK_BIN", "/work/main/target/release/airlock"))
+    p.add_argument("--airlock-bin", default=os.environ.get("AIRLOCK_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "airlock")))
     p.add_argument("--distribution-bin", default=os.environ.get("DISTRIBUTION_BIN", "/usr/bin/docker-registry"))
     p.add_argument("--standin", action="store_true",
                    help="run distribution in the Airlock column too (binary not built yet)")

@@ -20,12 +20,15 @@ use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Frames in flight between the receiving task and the writer thread.
-const PIPELINE_DEPTH: usize = 32;
+const PIPELINE_DEPTH: usize = 8;
 /// Read size when serving blobs.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
+/// Chunks read ahead of the client when serving a blob.
+const READ_AHEAD: usize = 4;
+/// Writes to a blob file are gathered into buffers of this size.
+const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Per-upload state: the sha256 of the bytes so far, valid for exactly `len` bytes.
 struct UploadState {
@@ -177,26 +180,38 @@ impl BlobStore for FsBlobStore {
         };
         let saved = hasher.clone();
 
+        // Two threads work on each chunk in parallel: one writes it, one hashes it
+        // (the chunks are reference-counted, never copied). Hashing is the costliest
+        // step, so it gets a core of its own while receiving and writing share the other.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-        let writer = tokio::task::spawn_blocking(
-            move || -> std::io::Result<(Option<Digester>, u64, std::fs::File)> {
+        let writer =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(u64, std::fs::File)> {
                 let mut file = file;
                 file.seek(SeekFrom::Start(start))?;
-                let mut hasher = hasher;
-                let mut out = std::io::BufWriter::with_capacity(1024 * 1024, &mut file);
+                let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, &mut file);
                 let mut written = 0u64;
                 while let Some(chunk) = rx.blocking_recv() {
-                    if let Some(h) = hasher.as_mut() {
-                        h.update(&chunk);
-                    }
                     out.write_all(&chunk)?;
                     written += chunk.len() as u64;
                 }
                 out.flush()?;
                 drop(out);
-                Ok((hasher, written, file))
-            },
-        );
+                Ok((written, file))
+            });
+        let hashing = hasher.map(|mut h| {
+            let (htx, mut hrx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
+            let task = tokio::task::spawn_blocking(move || {
+                while let Some(chunk) = hrx.blocking_recv() {
+                    h.update(&chunk);
+                }
+                h
+            });
+            (htx, task)
+        });
+        let (htx, hash_task) = match hashing {
+            Some((htx, task)) => (Some(htx), Some(task)),
+            None => (None, None),
+        };
 
         let mut received = 0u64;
         let mut failure: Option<CommitError> = None;
@@ -215,6 +230,10 @@ impl BlobStore for FsBlobStore {
                         });
                         break;
                     }
+                    if let Some(htx) = &htx {
+                        // The hasher only stops when its sender is dropped.
+                        let _ = htx.send(chunk.clone()).await;
+                    }
                     if tx.send(chunk).await.is_err() {
                         break; // the writer failed; its error is reported below
                     }
@@ -226,7 +245,12 @@ impl BlobStore for FsBlobStore {
             }
         }
         drop(tx);
+        drop(htx);
         let joined = writer.await.map_err(std::io::Error::other)?;
+        let hasher = match hash_task {
+            Some(task) => Some(task.await.map_err(std::io::Error::other)?),
+            None => None,
+        };
         if failure.is_none() {
             if let Some(d) = declared_len {
                 if d != received {
@@ -238,7 +262,7 @@ impl BlobStore for FsBlobStore {
             }
         }
         match (joined, failure) {
-            (Ok((hasher, written, _file)), None) => {
+            (Ok((written, _file)), None) => {
                 let len = start + written;
                 state.hash = hasher.map(|h| (h, len));
                 Ok(len)
@@ -369,16 +393,21 @@ impl BlobStore for FsBlobStore {
         offset: u64,
         len: u64,
     ) -> std::io::Result<Option<ByteStream>> {
-        let Some(mut file) =
-            not_found_is_none(tokio::fs::File::open(self.blob_path(digest)).await)?
+        let path = self.blob_path(digest);
+        let Some(file) = blocking(move || {
+            let Some(mut file) = not_found_is_none(std::fs::File::open(path))? else {
+                return Ok(None);
+            };
+            if offset > 0 {
+                file.seek(SeekFrom::Start(offset))?;
+            }
+            Ok(Some(file))
+        })
+        .await?
         else {
             return Ok(None);
         };
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset)).await?;
-        }
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), READ_CHUNK);
-        Ok(Some(stream.boxed()))
+        Ok(Some(read_stream(file, len)))
     }
 
     async fn read_all(&self, digest: &Digest, max: u64) -> std::io::Result<Option<Bytes>> {
@@ -452,6 +481,46 @@ impl BlobStore for FsBlobStore {
         })
         .await
     }
+}
+
+/// Streams `len` bytes of `file` from a blocking thread that reads ahead in large
+/// chunks; the thread stops as soon as the receiver goes away.
+fn read_stream(mut file: std::fs::File, len: u64) -> ByteStream {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut left = len;
+        while left > 0 {
+            let mut buf = vec![0u8; left.min(READ_CHUNK as u64) as usize];
+            let mut filled = 0;
+            while filled < buf.len() {
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if filled == 0 {
+                let _ = tx.blocking_send(Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "blob file shorter than expected",
+                )));
+                return;
+            }
+            buf.truncate(filled);
+            left -= filled as u64;
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
 }
 
 #[cfg(test)]
