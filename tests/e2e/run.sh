@@ -267,7 +267,8 @@ C="$WORK/c"
 code="$(http "$C" "$URL/v2/")"
 wa="$(hdr "$C.h" WWW-Authenticate)"
 if ((AUTH_ENABLED)); then
-  if [[ "$code" == 401 && "$wa" == 'Basic realm="airlock"'* ]]; then pass curl-v2-unauth-401
+  # Airlock challenges for the Docker token flow; Distribution (htpasswd) for Basic.
+  if [[ "$code" == 401 && ( "$wa" == 'Bearer realm="'*'/token",service="airlock"'* || "$wa" == 'Basic realm="airlock"'* ) ]]; then pass curl-v2-unauth-401
   else fail curl-v2-unauth-401 "GET /v2/ without credentials: HTTP $code, WWW-Authenticate: '$wa'"; fi
   code="$(http "$C" -u "$USER_NAME:wrong-$PW" "$URL/v2/")"
   [[ "$code" == 401 ]] && pass curl-v2-bad-password-401 || fail curl-v2-bad-password-401 "GET /v2/ with wrong password: HTTP $code"

@@ -75,7 +75,9 @@ impl RepoPattern {
         match (&self.kind, &other.kind) {
             (_, Kind::Everything) => true,
             (Kind::Everything, _) => false,
-            (Kind::Exact, _) => other.matches(&RepositoryName::parse(&self.text).expect("validated")),
+            (Kind::Exact, _) => {
+                other.matches(&RepositoryName::parse(&self.text).expect("validated"))
+            }
             (Kind::OneLevel(a), Kind::OneLevel(b)) => a == b,
             (Kind::OneLevel(a) | Kind::AnyDepth(a), Kind::AnyDepth(b)) => a.starts_with(b.as_str()),
             _ => false,
@@ -113,13 +115,19 @@ mod tests {
             ("**", "anything/at/all", true),
         ];
         for (p, r, want) in cases {
-            assert_eq!(RepoPattern::parse(p).unwrap().matches(&repo(r)), want, "{p} vs {r}");
+            assert_eq!(
+                RepoPattern::parse(p).unwrap().matches(&repo(r)),
+                want,
+                "{p} vs {r}"
+            );
         }
     }
 
     #[test]
     fn invalid_patterns() {
-        for p in ["", "*", "team/*/x", "../x", "team/", "Team/*", "a/**/b", "team/***"] {
+        for p in [
+            "", "*", "team/*/x", "../x", "team/", "Team/*", "a/**/b", "team/***",
+        ] {
             assert!(RepoPattern::parse(p).is_err(), "{p}");
         }
     }

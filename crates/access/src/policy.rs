@@ -22,7 +22,10 @@ pub enum Role {
     Scanner,
     /// everything
     Admin,
-    Custom { name: String, actions: ActionSet },
+    Custom {
+        name: String,
+        actions: ActionSet,
+    },
 }
 
 impl Role {
@@ -169,7 +172,11 @@ pub fn authorize(
             };
         }
     }
-    if let Some(s) = identity.grants.iter().find(|s| scope_grants(s, action, target)) {
+    if let Some(s) = identity
+        .grants
+        .iter()
+        .find(|s| scope_grants(s, action, target))
+    {
         return Decision {
             allowed: true,
             reason: format!("{what}: granted by scope {s}"),
@@ -181,7 +188,12 @@ pub fn authorize(
     {
         return Decision {
             allowed: true,
-            reason: format!("{what}: {} is {} on {}", b.principal, b.role.name(), b.pattern),
+            reason: format!(
+                "{what}: {} is {} on {}",
+                b.principal,
+                b.role.name(),
+                b.pattern
+            ),
         };
     }
     Decision {
@@ -223,13 +235,23 @@ mod tests {
             for action in Action::ALL {
                 let expected = role.actions().contains(action);
                 let d = authorize(&alice, &bindings, action, Target::Repository(&inside));
-                assert_eq!(d.allowed, expected, "{} {action} inside: {}", role.name(), d.reason);
+                assert_eq!(
+                    d.allowed,
+                    expected,
+                    "{} {action} inside: {}",
+                    role.name(),
+                    d.reason
+                );
                 for r in [&outside, &nested] {
                     let d = authorize(&alice, &bindings, action, Target::Repository(r));
                     assert!(!d.allowed, "{} {action} on {r}: {}", role.name(), d.reason);
                 }
                 let d = authorize(&alice, &bindings, action, Target::Registry);
-                assert!(!d.allowed, "{} {action} registry-wide from team/*", role.name());
+                assert!(
+                    !d.allowed,
+                    "{} {action} registry-wide from team/*",
+                    role.name()
+                );
                 let d = authorize(&bob, &bindings, action, Target::Repository(&inside));
                 assert!(!d.allowed, "another user never inherits {}", role.name());
             }
@@ -258,7 +280,15 @@ mod tests {
         }];
         for action in Action::ALL {
             assert!(authorize(&user("root"), &bindings, action, Target::Registry).allowed);
-            assert!(authorize(&user("root"), &bindings, action, Target::Repository(&repo("x/y/z"))).allowed);
+            assert!(
+                authorize(
+                    &user("root"),
+                    &bindings,
+                    action,
+                    Target::Repository(&repo("x/y/z"))
+                )
+                .allowed
+            );
         }
     }
 
@@ -277,7 +307,15 @@ mod tests {
         let r = repo("prod/web/api");
         assert!(authorize(&carol, &bindings, Action::Metadata, Target::Repository(&r)).allowed);
         assert!(!authorize(&carol, &bindings, Action::Push, Target::Repository(&r)).allowed);
-        assert!(!authorize(&user("dave"), &bindings, Action::Pull, Target::Repository(&r)).allowed);
+        assert!(
+            !authorize(
+                &user("dave"),
+                &bindings,
+                Action::Pull,
+                Target::Repository(&r)
+            )
+            .allowed
+        );
     }
 
     #[test]
@@ -289,8 +327,24 @@ mod tests {
             limit: None,
         };
         assert!(authorize(&ci, &[], Action::Push, Target::Repository(&repo("ci/app"))).allowed);
-        assert!(!authorize(&ci, &[], Action::Delete, Target::Repository(&repo("ci/app"))).allowed);
-        assert!(!authorize(&ci, &[], Action::Pull, Target::Repository(&repo("prod/app"))).allowed);
+        assert!(
+            !authorize(
+                &ci,
+                &[],
+                Action::Delete,
+                Target::Repository(&repo("ci/app"))
+            )
+            .allowed
+        );
+        assert!(
+            !authorize(
+                &ci,
+                &[],
+                Action::Pull,
+                Target::Repository(&repo("prod/app"))
+            )
+            .allowed
+        );
         assert!(!authorize(&ci, &[], Action::List, Target::Registry).allowed);
     }
 
@@ -306,7 +360,15 @@ mod tests {
         let r = repo("team/app");
         assert!(authorize(&pat, &bindings, Action::Pull, Target::Repository(&r)).allowed);
         assert!(!authorize(&pat, &bindings, Action::Push, Target::Repository(&r)).allowed);
-        assert!(!authorize(&pat, &bindings, Action::Pull, Target::Repository(&repo("team/x"))).allowed);
+        assert!(
+            !authorize(
+                &pat,
+                &bindings,
+                Action::Pull,
+                Target::Repository(&repo("team/x"))
+            )
+            .allowed
+        );
         assert!(!authorize(&pat, &bindings, Action::Admin, Target::Registry).allowed);
     }
 }

@@ -81,7 +81,10 @@ mod tests {
         assert_eq!(s.to_string(), "repository:team/app:pull,push");
         let s = Scope::parse("repository:ci/*:push").unwrap();
         assert_eq!(s.to_string(), "repository:ci/*:push");
-        assert_eq!(Scope::parse("registry:catalog:*").unwrap().resource, Resource::Catalog);
+        assert_eq!(
+            Scope::parse("registry:catalog:*").unwrap().resource,
+            Resource::Catalog
+        );
         for bad in [
             "",
             "repository",

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use airlock_registry::{GcOptions, Registry};
+use airlock_server::token::TokenService;
 use airlock_server::{hash_password, router, AppState, Authenticator};
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
@@ -55,6 +56,33 @@ fn admin_credential(data_dir: &Path) -> anyhow::Result<String> {
     Ok(hash)
 }
 
+const SIGNING_KEY_FILE: &str = "token-signing-key.der";
+/// `iss` of the tokens this registry signs.
+const TOKEN_ISSUER: &str = "airlock";
+/// The `service` clients ask tokens for (and the tokens' `aud`).
+const TOKEN_SERVICE: &str = "airlock";
+
+/// The P-256 key tokens are signed with: created once, readable by the owner only.
+fn signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(SIGNING_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(der) => Ok(der),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let der = TokenService::generate_key()?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            f.write_all(&der)?;
+            f.sync_all()?;
+            Ok(der)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 /// Holds an exclusive lock on the data directory for the server's lifetime, so two
 /// servers never share (and clean up after) the same storage.
 fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
@@ -84,9 +112,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let registry = Registry::open_local(&config.data_dir, config.limits()).await?;
     registry.recover().await?;
     let auth = Authenticator::new(admin_credential(&config.data_dir)?)?;
+    let tokens =
+        TokenService::from_pkcs8(&signing_key(&config.data_dir)?, TOKEN_ISSUER, TOKEN_SERVICE)?;
+    let tls = config.tls_cert.is_some() && config.tls_key.is_some();
     let app = router(AppState {
         registry: registry.clone(),
         auth: Arc::new(auth),
+        tokens: Arc::new(tokens),
+        scheme: if tls { "https" } else { "http" },
+        realm: None,
     });
 
     if config.gc_interval_secs > 0 {

@@ -1,12 +1,17 @@
 //! Authentication at the edge: nobody reaches the registry API anonymously.
 //!
-//! Until user accounts and token authentication exist, the one identity is the
-//! built-in `admin`, checked with HTTP Basic against an argon2id hash. Verifying
-//! argon2 costs tens of milliseconds by design, so a successful check is remembered
-//! (by a SHA-256 of the header, never the secret itself) for a few minutes.
+//! A caller presents either a Bearer token from `/token` (the Docker token flow every
+//! client speaks) or HTTP Basic credentials. Until user accounts exist, the one
+//! password identity is the built-in `admin`, checked against an argon2id hash.
+//! Verifying argon2 costs tens of milliseconds by design, so a successful check is
+//! remembered (by a SHA-256 of the header, never the secret itself) for a few minutes.
+//!
+//! The middleware only establishes *who* is calling; what they may do is decided per
+//! endpoint by [`airlock_access::authorize`] in the dispatcher.
 
 use crate::error::ApiError;
 use crate::AppState;
+use airlock_access::{Binding, Identity, Principal, Role};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -94,20 +99,116 @@ fn decode_basic(value: &str) -> Option<(String, String)> {
     Some((u.to_owned(), p.to_owned()))
 }
 
-/// Middleware: rejects requests without valid credentials with an OCI 401.
-pub async fn require_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let authorized = match req
+/// The authenticated caller of a request, put in its extensions by [`require_auth`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub identity: Identity,
+    /// Authenticated by a Bearer token: a missing right is answered with a 401
+    /// challenge for the needed scope, so the client can fetch a new token.
+    pub via_token: bool,
+}
+
+/// The identity behind the admin password.
+pub fn admin_identity() -> Identity {
+    Identity {
+        name: ADMIN_USER.into(),
+        principals: vec![Principal::User(ADMIN_USER.into())],
+        ..Identity::default()
+    }
+}
+
+/// The bindings in force. Until roles can be managed, `admin` is admin everywhere.
+pub fn bindings() -> Vec<Binding> {
+    vec![Binding {
+        principal: Principal::User(ADMIN_USER.into()),
+        pattern: airlock_access::RepoPattern::everything(),
+        role: Role::Admin,
+    }]
+}
+
+/// Who is calling, if the `Authorization` header proves anything.
+pub async fn authenticate(state: &AppState, authorization: &str) -> Option<Caller> {
+    if let Some(token) = authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "))
+    {
+        let claims = state.tokens.verify(token.trim()).ok()?;
+        return Some(Caller {
+            identity: Identity {
+                name: claims.sub,
+                principals: Vec::new(),
+                grants: claims.access.iter().filter_map(|a| a.to_scope()).collect(),
+                limit: None,
+            },
+            via_token: true,
+        });
+    }
+    if state.auth.check(authorization).await {
+        return Some(Caller {
+            identity: admin_identity(),
+            via_token: false,
+        });
+    }
+    None
+}
+
+/// `WWW-Authenticate` for the token flow, naming the scope the request needs.
+pub fn challenge(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    scope: Option<&str>,
+    insufficient: bool,
+) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.len() < 256 && !h.contains(['"', ' ', '\\']))
+        .unwrap_or("127.0.0.1");
+    let realm = match &state.realm {
+        Some(r) => r.clone(),
+        None => format!("{}://{host}/token", state.scheme),
+    };
+    let mut c = format!(
+        r#"Bearer realm="{realm}",service="{}""#,
+        state.tokens.audience()
+    );
+    if let Some(scope) = scope {
+        c.push_str(&format!(r#",scope="{scope}""#));
+    }
+    if insufficient {
+        c.push_str(r#",error="insufficient_scope""#);
+    }
+    c
+}
+
+/// Middleware: establishes the caller or answers 401 with a token challenge.
+pub async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let caller = match req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        Some(value) => state.auth.check(value).await,
-        None => false,
+        Some(value) => authenticate(&state, value).await,
+        None => None,
     };
-    if authorized {
-        next.run(req).await
-    } else {
-        ApiError::unauthorized().into_response()
+    match caller {
+        Some(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        None => {
+            let scope = crate::distribution::challenge_scope(req.method(), req.uri().path());
+            ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "authentication required",
+            )
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                challenge(&state, req.headers(), scope.as_deref(), false),
+            )
+            .into_response()
+        }
     }
 }
 

@@ -1,11 +1,14 @@
 //! Dispatch of `/v2/<path>` requests to handlers, by parsed endpoint and method.
 
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::handlers::{blobs, listing, manifests, uploads};
 use crate::route::{self, Endpoint, RouteError};
 use crate::AppState;
+use airlock_access::{authorize, Action, ActionSet, Target};
+use airlock_oci::RepositoryName;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -13,8 +16,99 @@ use std::collections::HashMap;
 /// Query parameters, decoded; the last value wins for repeated keys.
 pub(crate) type Query = HashMap<String, String>;
 
+/// What a request needs: the actions, on a repository or (catalog) the registry.
+pub(crate) enum Need {
+    Repository(RepositoryName, ActionSet),
+    Catalog,
+}
+
+fn need(endpoint: &Endpoint, method: &Method) -> Option<Need> {
+    let repo_action = match *method {
+        Method::GET | Method::HEAD => Action::Pull,
+        Method::POST | Method::PUT | Method::PATCH => Action::Push,
+        Method::DELETE => Action::Delete,
+        _ => return None,
+    };
+    let name = match endpoint {
+        Endpoint::Catalog => return Some(Need::Catalog),
+        Endpoint::Tags(n) | Endpoint::Referrers(n, _) => {
+            return Some(Need::Repository(n.clone(), Action::Pull.into_set()))
+        }
+        Endpoint::Manifest(n, _) | Endpoint::Blob(n, _) => n,
+        // Every upload step is part of a push.
+        Endpoint::StartUpload(n) | Endpoint::Upload(n, _) => {
+            return Some(Need::Repository(n.clone(), Action::Push.into_set()))
+        }
+    };
+    Some(Need::Repository(name.clone(), repo_action.into_set()))
+}
+
+impl Need {
+    /// The scope a client should ask the token service for.
+    fn scope(&self) -> String {
+        match self {
+            Need::Catalog => "registry:catalog:*".into(),
+            // Docker clients ask for pull along with push.
+            Need::Repository(n, a) if a.contains(Action::Push) => {
+                format!("repository:{n}:pull,push")
+            }
+            Need::Repository(n, a) => format!("repository:{n}:{a}"),
+        }
+    }
+}
+
+/// The scope to name in a 401 challenge for a request to `path`.
+pub(crate) fn challenge_scope(method: &Method, path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/v2/")?;
+    need(&route::parse(rest).ok()?, method).map(|n| n.scope())
+}
+
+fn allowed(caller: &Caller, action: Action, target: Target<'_>) -> bool {
+    let decision = authorize(&caller.identity, &auth::bindings(), action, target);
+    tracing::debug!(caller = %caller.identity.name, allowed = decision.allowed, reason = %decision.reason, "authorization");
+    decision.allowed
+}
+
+/// Refuses a request the caller may not make: a token holder is challenged for the
+/// scope (so the client fetches a better token), a password holder is denied.
+fn check(
+    state: &AppState,
+    caller: &Caller,
+    need: &Need,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let ok = match need {
+        Need::Catalog => allowed(caller, Action::List, Target::Registry),
+        Need::Repository(name, actions) => actions
+            .iter()
+            .all(|a| allowed(caller, a, Target::Repository(name))),
+    };
+    if ok {
+        return Ok(());
+    }
+    if caller.via_token {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "the token does not grant this access",
+        )
+        .with_header(
+            axum::http::header::WWW_AUTHENTICATE,
+            auth::challenge(state, headers, Some(&need.scope()), true),
+        ))
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "DENIED",
+            "requested access to the resource is denied",
+        ))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 pub async fn dispatch(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     method: Method,
     Path(rest): Path<String>,
     RawQuery(raw_query): RawQuery,
@@ -29,6 +123,20 @@ pub async fn dispatch(
         Ok(e) => e,
         Err(e) => return route_error(e).into_response(),
     };
+    if let Some(need) = need(&endpoint, &method) {
+        if let Err(e) = check(&state, &caller, &need, &headers) {
+            return e.into_response();
+        }
+    }
+    let mut query = query;
+    if let (Endpoint::StartUpload(_), Some(from)) = (&endpoint, query.get("from")) {
+        // Mounting reads `from`: without the right to pull it, a normal upload.
+        let readable = RepositoryName::parse(from)
+            .is_ok_and(|f| allowed(&caller, Action::Pull, Target::Repository(&f)));
+        if !readable {
+            query.remove("mount");
+        }
+    }
     let r = &state.registry;
     let result = match (endpoint, method) {
         (Endpoint::Catalog, Method::GET) => listing::catalog(r, &query).await,
@@ -71,20 +179,7 @@ pub async fn dispatch(
 }
 
 fn url_decode_pairs(q: &str) -> Query {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .take(64)
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let dec = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8()
-                    .ok()
-                    .map(|c| c.into_owned())
-            };
-            Some((dec(k)?, dec(v)?))
-        })
-        .collect()
+    crate::handlers::query_pairs(q, 64).collect()
 }
 
 fn route_error(e: RouteError) -> ApiError {

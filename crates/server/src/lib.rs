@@ -8,6 +8,8 @@ pub mod error;
 mod handlers;
 pub mod range;
 pub mod route;
+pub mod token;
+mod token_endpoint;
 
 use airlock_registry::Registry;
 use axum::http::{HeaderName, HeaderValue};
@@ -25,6 +27,11 @@ pub use auth::{hash_password, Authenticator};
 pub struct AppState {
     pub registry: Registry,
     pub auth: Arc<Authenticator>,
+    pub tokens: Arc<token::TokenService>,
+    /// `http` or `https`: how clients reach us, for the token realm.
+    pub scheme: &'static str,
+    /// The token endpoint's public URL when it cannot be derived from `Host`.
+    pub realm: Option<String>,
 }
 
 /// Builds the application's routes and layers.
@@ -44,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/token",
+            get(token_endpoint::get).post(token_endpoint::post),
+        )
         .merge(v2)
         .fallback(|| async { error::ApiError::not_found() })
         .with_state(state)

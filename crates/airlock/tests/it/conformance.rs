@@ -27,7 +27,15 @@ async fn base_endpoint_and_authentication() {
     // No credentials: 401 with a challenge and an OCI error body.
     let resp = s.anon(Method::GET, "/v2/").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert!(header(&resp, "www-authenticate").starts_with("Basic realm="));
+    let challenge = header(&resp, "www-authenticate");
+    assert!(
+        challenge.starts_with("Bearer realm=\"http://"),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("/token\",service=\"airlock\""),
+        "{challenge}"
+    );
     assert_eq!(error_code(resp).await, "UNAUTHORIZED");
 
     // Wrong password: same answer, nothing about why.

@@ -8,3 +8,4 @@ mod cli;
 mod conformance;
 mod crash;
 mod gc;
+mod token_auth;

@@ -18,6 +18,24 @@ pub async fn api_version() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
 }
 
+/// Decoded `key=value` pairs of a query string, in order (repeats kept), at most
+/// `max` of them; pairs that are not UTF-8 after decoding are dropped.
+pub(crate) fn query_pairs(q: &str, max: usize) -> impl Iterator<Item = (String, String)> + '_ {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .take(max)
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8()
+                    .ok()
+                    .map(|c| c.into_owned())
+            };
+            Some((dec(k)?, dec(v)?))
+        })
+}
+
 /// The request body as a byte stream for the storage layer.
 pub(crate) fn body_stream(body: Body) -> airlock_storage::ByteStream {
     Box::pin(body.into_data_stream().map_err(std::io::Error::other))

@@ -1,0 +1,239 @@
+//! `/token`: the Docker registry token service.
+//!
+//! - `GET /token?service=…&scope=…&scope=…` with HTTP Basic credentials (docker,
+//!   podman, skopeo);
+//! - `POST /token` with an OAuth2 form: `grant_type=password` (username, password)
+//!   or `grant_type=refresh_token`, `scope` space-separated, `access_type=offline`
+//!   for a refresh token (containerd, docker with identity tokens).
+//!
+//! The token grants, per requested scope, only the actions `authorize()` allows the
+//! caller: the intersection of what was asked and what is allowed. Anonymous callers
+//! get nothing: there is no anonymous access.
+
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::token::ACCESS_TTL_SECS;
+use crate::AppState;
+use airlock_access::{authorize, Action, ActionSet, Identity, Resource, Scope, Target};
+use airlock_oci::RepositoryName;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+/// Most scopes one token request may name.
+const MAX_SCOPES: usize = 32;
+
+fn unauthorized(msg: &str) -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", msg)
+        .with_header(header::WWW_AUTHENTICATE, r#"Basic realm="airlock""#)
+        .into_response()
+}
+
+fn bad_request(msg: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(
+            serde_json::json!({"error": "invalid_request", "error_description": msg.into()}),
+        ),
+    )
+        .into_response()
+}
+
+/// Parses requested scopes (each value may hold several, space-separated).
+fn requested_scopes<'a>(values: impl Iterator<Item = &'a str>) -> Result<Vec<Scope>, String> {
+    let mut out = Vec::new();
+    for v in values {
+        for s in v.split(' ').filter(|s| !s.is_empty()) {
+            if out.len() == MAX_SCOPES {
+                return Err(format!("more than {MAX_SCOPES} scopes"));
+            }
+            out.push(Scope::parse(s).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(out)
+}
+
+/// What of each requested scope the identity may have. A request for a pattern is
+/// granted nothing: tokens are issued for named repositories.
+fn grant(identity: &Identity, requested: &[Scope]) -> Vec<Scope> {
+    let bindings = auth::bindings();
+    let mut granted = Vec::new();
+    for scope in requested {
+        let actions: ActionSet = match &scope.resource {
+            Resource::Catalog => {
+                if authorize(identity, &bindings, Action::List, Target::Registry).allowed {
+                    Action::List.into_set()
+                } else {
+                    ActionSet::EMPTY
+                }
+            }
+            Resource::Repository(p) => match RepositoryName::parse(p.as_str()) {
+                Ok(repo) => scope
+                    .actions
+                    .iter()
+                    .filter(|a| {
+                        authorize(identity, &bindings, *a, Target::Repository(&repo)).allowed
+                    })
+                    .collect(),
+                Err(_) => ActionSet::EMPTY,
+            },
+        };
+        if !actions.is_empty() {
+            granted.push(Scope {
+                resource: scope.resource.clone(),
+                actions,
+            });
+        }
+    }
+    granted
+}
+
+/// An answer for a request naming another service, if it does.
+fn wrong_service(state: &AppState, service: Option<&str>) -> Option<Response> {
+    match service {
+        Some(s) if s != state.tokens.audience() => Some(bad_request(format!(
+            "this registry issues tokens for service {:?}",
+            state.tokens.audience()
+        ))),
+        _ => None,
+    }
+}
+
+fn issue(state: &AppState, identity: &Identity, requested: &[Scope], refresh: bool) -> Response {
+    let granted = grant(identity, requested);
+    let (token, claims) = match state.tokens.issue(&identity.name, &granted) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "issuing a token");
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN",
+                "internal server error",
+            )
+            .into_response();
+        }
+    };
+    let mut body = serde_json::json!({
+        "token": token,
+        "access_token": token,
+        "expires_in": ACCESS_TTL_SECS,
+        // RFC 3339, as docker, containerd and skopeo parse it.
+        "issued_at": rfc3339(claims.iat),
+        "scope": granted.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "),
+    });
+    if refresh {
+        match state.tokens.issue_refresh(&identity.name) {
+            Ok(r) => body["refresh_token"] = r.into(),
+            Err(e) => tracing::error!(error = %e, "issuing a refresh token"),
+        }
+    }
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+async fn basic_caller(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if !value.starts_with("Basic ") && !value.starts_with("basic ") {
+        return None;
+    }
+    auth::authenticate(state, value).await
+}
+
+/// `GET /token`
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> = raw
+        .as_deref()
+        .map(|q| crate::handlers::query_pairs(q, 2 * MAX_SCOPES).collect())
+        .unwrap_or_default();
+    let service = pairs
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v.as_str());
+    if let Some(r) = wrong_service(&state, service) {
+        return r;
+    }
+    let requested = match requested_scopes(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.as_str()),
+    ) {
+        Ok(s) => s,
+        Err(e) => return bad_request(e),
+    };
+    let Some(caller) = basic_caller(&state, &headers).await else {
+        return unauthorized("credentials required");
+    };
+    let offline = pairs
+        .iter()
+        .any(|(k, v)| k == "offline_token" && v == "true");
+    issue(&state, &caller.identity, &requested, offline)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    grant_type: String,
+    service: Option<String>,
+    #[allow(dead_code)]
+    client_id: Option<String>,
+    access_type: Option<String>,
+    scope: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+}
+
+/// `POST /token` (OAuth2 form).
+pub async fn post(State(state): State<AppState>, Form(form): Form<TokenForm>) -> Response {
+    if let Some(r) = wrong_service(&state, form.service.as_deref()) {
+        return r;
+    }
+    let requested = match requested_scopes(form.scope.as_deref().into_iter()) {
+        Ok(s) => s,
+        Err(e) => return bad_request(e),
+    };
+    let identity = match form.grant_type.as_str() {
+        "password" => {
+            let (Some(user), Some(password)) = (&form.username, &form.password) else {
+                return bad_request("username and password are required");
+            };
+            use base64::Engine as _;
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            );
+            match auth::authenticate(&state, &basic).await {
+                Some(c) => c.identity,
+                None => return unauthorized("invalid credentials"),
+            }
+        }
+        "refresh_token" => {
+            let Some(token) = &form.refresh_token else {
+                return bad_request("refresh_token is required");
+            };
+            match state.tokens.verify_refresh(token) {
+                // The subject must still be an identity we know.
+                Ok(sub) if sub == auth::ADMIN_USER => auth::admin_identity(),
+                _ => return unauthorized("invalid refresh token"),
+            }
+        }
+        other => return bad_request(format!("unsupported grant_type {other:?}")),
+    };
+    let offline = form.access_type.as_deref() == Some("offline");
+    issue(&state, &identity, &requested, offline)
+}
+
+fn rfc3339(unix: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
