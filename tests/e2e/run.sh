@@ -405,6 +405,37 @@ else
   fail skopeo "skopeo not installed"
 fi
 
+# ---------------------------------------------------------------- service tokens (skopeo, token flow)
+if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
+  tokcli() { AIRLOCK_SERVER="$URL" AIRLOCK_PASSWORD="$PW" "$BIN" token "$@"; }
+  tokpw() { sed -n 's/^password (shown once): //p; s/^new password for .* (shown once): //p'; }
+  CI_PW="$(tokcli create e2e-ci --scope 'repository:ci/*:pull,push' --expires 1d 2>"$LOGS/tok.err" | tokpw)"
+  RO_PW="$(tokcli create e2e-puller --scope 'repository:ci/app:pull' 2>>"$LOGS/tok.err" | tokpw)"
+  if [[ -n "$CI_PW" && -n "$RO_PW" ]]; then pass token-create-cli; else fail token-create-cli "$(tailf "$LOGS/tok.err")"; fi
+  if run tok-ci-push "${SKO[@]}" copy --dest-tls-verify=false --dest-creds "e2e-ci:$CI_PW" "oci:$OCI:v1" "docker://$REG/ci/app:v1"; then
+    pass token-ci-push-own-repo
+  else fail token-ci-push-own-repo "$(tailf "$LOGS/tok-ci-push.log")"; fi
+  if run tok-ci-prod "${SKO[@]}" copy --dest-tls-verify=false --dest-creds "e2e-ci:$CI_PW" "oci:$OCI:v1" "docker://$REG/prod/app:v1"; then
+    fail token-ci-cannot-push-prod "push to prod/app with a ci/* token succeeded"
+  else pass token-ci-cannot-push-prod; fi
+  if run tok-ro-inspect "${SKO[@]}" inspect --raw --tls-verify=false --creds "e2e-puller:$RO_PW" "docker://$REG/ci/app:v1"; then
+    pass token-pull-only-pulls
+  else fail token-pull-only-pulls "$(tailf "$LOGS/tok-ro-inspect.log")"; fi
+  if run tok-ro-push "${SKO[@]}" copy --dest-tls-verify=false --dest-creds "e2e-puller:$RO_PW" "oci:$OCI:v1" "docker://$REG/ci/app:v2"; then
+    fail token-pull-only-cannot-push "push with a pull-only token succeeded"
+  else pass token-pull-only-cannot-push; fi
+  CI_PW2="$(tokcli rotate e2e-ci --slot 2 2>>"$LOGS/tok.err" | tokpw)"
+  tokcli disable e2e-ci >>"$LOGS/tok.err" 2>&1 || true
+  tokcli delete e2e-puller >>"$LOGS/tok.err" 2>&1 || true
+  sleep 1.2
+  if run tok-dis "${SKO[@]}" inspect --raw --tls-verify=false --creds "e2e-ci:$CI_PW2" "docker://$REG/ci/app:v1"; then
+    fail token-disabled-rotated-password-fails "a disabled token's second password still works"
+  else pass token-disabled-rotated-password-fails; fi
+  if run tok-del "${SKO[@]}" inspect --raw --tls-verify=false --creds "e2e-puller:$RO_PW" "docker://$REG/ci/app:v1"; then
+    fail token-deleted-fails "a deleted token still works"
+  else pass token-deleted-fails; fi
+fi
+
 # ---------------------------------------------------------------- oras + referrers
 if tool_ok python:oras; then
   if [[ "$SKOPEO_V1_OK" != 1 ]]; then

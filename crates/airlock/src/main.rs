@@ -1,5 +1,6 @@
 //! `airlock`: the registry server and its maintenance commands.
 
+mod admin_client;
 mod config;
 mod serve;
 
@@ -61,6 +62,13 @@ enum Command {
     Fsck {
         #[command(flatten)]
         common: Common,
+    },
+    /// Manage service tokens on a running server (admin API).
+    Token {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[command(subcommand)]
+        command: admin_client::TokenCommand,
     },
 }
 
@@ -137,6 +145,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report.expired_uploads,
                 report.orphaned_upload_areas
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { conn, command } => {
+            admin_client::run(conn, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fsck { common } => {

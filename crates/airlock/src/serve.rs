@@ -3,8 +3,10 @@
 
 use crate::config::Config;
 use airlock_registry::{GcOptions, Registry};
+use airlock_server::accounts::Accounts;
 use airlock_server::token::TokenService;
 use airlock_server::{hash_password, router, AppState, Authenticator};
+use airlock_storage::SqliteMetaStore;
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
 use std::io::Write;
@@ -119,6 +121,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         registry: registry.clone(),
         auth: Arc::new(auth),
         tokens: Arc::new(tokens),
+        accounts: Arc::new(Accounts::new(Arc::new(
+            SqliteMetaStore::open(&config.data_dir.join("airlock.db")).await?,
+        ))),
         scheme: if tls { "https" } else { "http" },
         realm: None,
     });

@@ -133,6 +133,13 @@ pub async fn authenticate(state: &AppState, authorization: &str) -> Option<Calle
         .or_else(|| authorization.strip_prefix("bearer "))
     {
         let claims = state.tokens.verify(token.trim()).ok()?;
+        // A JWT issued to a service token dies with it: revoked, disabled or expired
+        // tokens stop working within a second, whatever the JWT's own expiry.
+        if let Some(name) = claims.sub.strip_prefix("token:") {
+            if !state.accounts.still_usable(name).await {
+                return None;
+            }
+        }
         return Some(Caller {
             identity: Identity {
                 name: claims.sub,
@@ -142,6 +149,15 @@ pub async fn authenticate(state: &AppState, authorization: &str) -> Option<Calle
             },
             via_token: true,
         });
+    }
+    if let Some((user, password)) = decode_basic(authorization) {
+        if user != ADMIN_USER {
+            let identity = state.accounts.verify(&user, &password).await?;
+            return Some(Caller {
+                identity,
+                via_token: false,
+            });
+        }
     }
     if state.auth.check(authorization).await {
         return Some(Caller {

@@ -2,6 +2,8 @@
 //! of every failure to an OCI error body. Handlers are thin: they parse the request
 //! into domain types, call a `Registry` service, and shape the response.
 
+pub mod accounts;
+mod api;
 pub mod auth;
 mod distribution;
 pub mod error;
@@ -28,6 +30,7 @@ pub struct AppState {
     pub registry: Registry,
     pub auth: Arc<Authenticator>,
     pub tokens: Arc<token::TokenService>,
+    pub accounts: Arc<accounts::Accounts>,
     /// `http` or `https`: how clients reach us, for the token realm.
     pub scheme: &'static str,
     /// The token endpoint's public URL when it cannot be derived from `Host`.
@@ -54,6 +57,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/token",
             get(token_endpoint::get).post(token_endpoint::post),
+        )
+        .nest(
+            "/api/v1",
+            api::routes().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_auth,
+            )),
         )
         .merge(v2)
         .fallback(|| async { error::ApiError::not_found() })

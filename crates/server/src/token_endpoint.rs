@@ -219,7 +219,14 @@ pub async fn post(State(state): State<AppState>, Form(form): Form<TokenForm>) ->
             match state.tokens.verify_refresh(token) {
                 // The subject must still be an identity we know.
                 Ok(sub) if sub == auth::ADMIN_USER => auth::admin_identity(),
-                _ => return unauthorized("invalid refresh token"),
+                Ok(sub) => match sub.strip_prefix("token:") {
+                    Some(name) => match state.accounts.identity(name).await {
+                        Some(identity) => identity,
+                        None => return unauthorized("invalid refresh token"),
+                    },
+                    None => return unauthorized("invalid refresh token"),
+                },
+                Err(_) => return unauthorized("invalid refresh token"),
             }
         }
         other => return bad_request(format!("unsupported grant_type {other:?}")),

@@ -6,11 +6,13 @@
 //! object store and PostgreSQL can be added as further adapters. The filesystem and
 //! SQLite adapters here are the zero-config defaults.
 
+pub mod access;
 pub mod blob;
 pub mod fs;
 pub mod meta;
 pub mod sqlite;
 
+pub use access::{AccessStore, ServiceTokenRecord};
 pub use blob::{BlobStore, ByteStream, CommitError, UploadId};
 pub use fs::FsBlobStore;
 pub use meta::{

@@ -4,6 +4,7 @@
 //! with `BEGIN IMMEDIATE`, so a transaction that reads before it writes can never be
 //! refused half-way by another process; reads use a separate pool.
 
+use crate::access::{AccessStore, ServiceTokenRecord};
 use crate::meta::{
     Claim, ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal,
     Result, UploadRecord,
@@ -573,4 +574,98 @@ async fn referencing_manifest(
     .fetch_optional(&mut *tx)
     .await?;
     user.map(digest).transpose()
+}
+
+fn token_record(r: sqlx::sqlite::SqliteRow) -> ServiceTokenRecord {
+    ServiceTokenRecord {
+        name: r.get("name"),
+        scopes: r.get("scopes"),
+        expires_at: r.get("expires_at"),
+        password_hashes: [r.get("password1_hash"), r.get("password2_hash")],
+        enabled: r.get::<i64, _>("enabled") != 0,
+        allowed_cidrs: r.get("allowed_cidrs"),
+        created_at: r.get("created_at"),
+        last_used_at: r.get("last_used_at"),
+    }
+}
+
+#[async_trait]
+impl AccessStore for SqliteMetaStore {
+    async fn create_token(&self, t: &ServiceTokenRecord) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO service_tokens (name, scopes, expires_at, password1_hash, password2_hash,
+                enabled, allowed_cidrs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&t.name)
+        .bind(&t.scopes)
+        .bind(t.expires_at)
+        .bind(&t.password_hashes[0])
+        .bind(&t.password_hashes[1])
+        .bind(t.enabled as i64)
+        .bind(&t.allowed_cidrs)
+        .bind(t.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn token(&self, name: &str) -> Result<Option<ServiceTokenRecord>> {
+        Ok(sqlx::query("SELECT * FROM service_tokens WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?
+            .map(token_record))
+    }
+
+    async fn tokens(&self) -> Result<Vec<ServiceTokenRecord>> {
+        Ok(sqlx::query("SELECT * FROM service_tokens ORDER BY name")
+            .fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(token_record)
+            .collect())
+    }
+
+    async fn set_token_password(&self, name: &str, slot: u8, hash: Option<&str>) -> Result<bool> {
+        let column = match slot {
+            1 => "password1_hash",
+            2 => "password2_hash",
+            _ => anyhow::bail!("password slot must be 1 or 2"),
+        };
+        let done = sqlx::query(&format!(
+            "UPDATE service_tokens SET {column} = ? WHERE name = ?"
+        ))
+        .bind(hash)
+        .bind(name)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_token_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE service_tokens SET enabled = ? WHERE name = ?")
+            .bind(enabled as i64)
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_token(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM service_tokens WHERE name = ?")
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn touch_token(&self, name: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE service_tokens SET last_used_at = ? WHERE name = ?")
+            .bind(now)
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 }

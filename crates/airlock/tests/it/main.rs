@@ -8,4 +8,5 @@ mod cli;
 mod conformance;
 mod crash;
 mod gc;
+mod service_tokens;
 mod token_auth;

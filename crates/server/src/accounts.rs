@@ -1,0 +1,283 @@
+//! Service tokens (the registry's robot accounts): creation with generated
+//! passwords, verification of `name:password` credentials, rotation of either of the
+//! two password slots, enable/disable, expiry and deletion.
+//!
+//! Argon2 verification is slow by design, so a verified credential is remembered for
+//! a few minutes; but the token's row (enabled, expiry, the slot's current hash) is
+//! re-read at most a second old on every request, so revocation, disabling and
+//! rotation take effect within a second.
+
+use airlock_access::{Identity, Principal, Scope};
+use airlock_storage::{AccessStore, ServiceTokenRecord};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::Argon2;
+use rand::distributions::{Alphanumeric, DistString};
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const REMEMBER_VERIFIED: Duration = Duration::from_secs(300);
+const ROW_FRESHNESS: Duration = Duration::from_secs(1);
+/// Token names share the Basic-auth user namespace with users; these stay reserved.
+const RESERVED: [&str; 2] = ["admin", "token"];
+pub const MAX_TOKEN_SCOPES: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a token named {0:?} already exists")]
+    Exists(String),
+    #[error("no token named {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn valid_token_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        })
+        && !RESERVED.contains(&name)
+}
+
+fn generate_password() -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+}
+
+/// The identity a service token acts as. Its scopes are its rights.
+pub fn token_identity(record: &ServiceTokenRecord) -> Identity {
+    Identity {
+        name: format!("token:{}", record.name),
+        principals: vec![Principal::Token(record.name.clone())],
+        grants: record
+            .scopes
+            .split(' ')
+            .filter_map(|s| Scope::parse(s).ok())
+            .collect(),
+        limit: None,
+    }
+}
+
+fn usable(record: &ServiceTokenRecord, at: i64) -> bool {
+    record.enabled && record.expires_at.is_none_or(|e| at < e)
+}
+
+pub struct Accounts {
+    store: Arc<dyn AccessStore>,
+    /// sha256(credential) → (token name, slot, the hash it verified against).
+    verified: quick_cache::sync::Cache<[u8; 32], (String, usize, String, Instant)>,
+    rows: quick_cache::sync::Cache<String, (Option<ServiceTokenRecord>, Instant)>,
+}
+
+/// What a new token or a rotated password comes with: the only time the secret is seen.
+#[derive(Debug, serde::Serialize)]
+pub struct IssuedSecret {
+    pub name: String,
+    pub slot: u8,
+    pub password: String,
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn AccessStore>) -> Self {
+        Accounts {
+            store,
+            verified: quick_cache::sync::Cache::new(10_000),
+            rows: quick_cache::sync::Cache::new(10_000),
+        }
+    }
+
+    async fn row(&self, name: &str) -> anyhow::Result<Option<ServiceTokenRecord>> {
+        if let Some((row, at)) = self.rows.get(name) {
+            if at.elapsed() < ROW_FRESHNESS {
+                return Ok(row);
+            }
+        }
+        let row = self.store.token(name).await?;
+        self.rows
+            .insert(name.to_owned(), (row.clone(), Instant::now()));
+        Ok(row)
+    }
+
+    fn forget(&self, name: &str) {
+        self.rows.remove(name);
+    }
+
+    /// Checks `name:password`; the token's identity when it is valid and usable now.
+    pub async fn verify(&self, name: &str, password: &str) -> Option<Identity> {
+        if !valid_token_name(name) || password.len() > 1024 {
+            return None;
+        }
+        let row = self.row(name).await.ok()??;
+        if !usable(&row, now()) {
+            return None;
+        }
+        let key: [u8; 32] = Sha256::digest(format!("{name}:{password}").as_bytes()).into();
+        if let Some((n, slot, hash, at)) = self.verified.get(&key) {
+            if n == name
+                && at.elapsed() < REMEMBER_VERIFIED
+                && row.password_hashes[slot].as_deref() == Some(hash.as_str())
+            {
+                self.touch(name);
+                return Some(token_identity(&row));
+            }
+        }
+        for (slot, hash) in row.password_hashes.iter().enumerate() {
+            let Some(hash) = hash.clone() else { continue };
+            let pw = password.to_owned();
+            let h = hash.clone();
+            let ok = tokio::task::spawn_blocking(move || {
+                PasswordHash::new(&h)
+                    .map(|p| Argon2::default().verify_password(pw.as_bytes(), &p).is_ok())
+                    .unwrap_or(false)
+            })
+            .await
+            .unwrap_or(false);
+            if ok {
+                self.verified
+                    .insert(key, (name.to_owned(), slot, hash, Instant::now()));
+                self.touch(name);
+                return Some(token_identity(&row));
+            }
+        }
+        None
+    }
+
+    /// Whether a token named in an already issued JWT is still usable (revocation,
+    /// disabling and expiry apply to issued JWTs too).
+    pub async fn still_usable(&self, name: &str) -> bool {
+        matches!(self.row(name).await, Ok(Some(row)) if usable(&row, now()))
+    }
+
+    /// The identity of a usable token, for refresh grants.
+    pub async fn identity(&self, name: &str) -> Option<Identity> {
+        match self.row(name).await {
+            Ok(Some(row)) if usable(&row, now()) => Some(token_identity(&row)),
+            _ => None,
+        }
+    }
+
+    fn touch(&self, name: &str) {
+        let store = self.store.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            let _ = store.touch_token(&name, now()).await;
+        });
+    }
+
+    pub async fn create(
+        &self,
+        name: &str,
+        scopes: &[String],
+        expires_in_secs: Option<i64>,
+        allowed_cidrs: Option<String>,
+    ) -> Result<IssuedSecret, AccountError> {
+        if !valid_token_name(name) {
+            return Err(AccountError::Invalid(format!(
+                "invalid token name {name:?}: use 1-64 lowercase letters, digits, '-', '_', '.' (not admin or token)"
+            )));
+        }
+        if scopes.is_empty() || scopes.len() > MAX_TOKEN_SCOPES {
+            return Err(AccountError::Invalid(format!(
+                "give between 1 and {MAX_TOKEN_SCOPES} scopes"
+            )));
+        }
+        let mut parsed = Vec::new();
+        for s in scopes {
+            parsed.push(
+                Scope::parse(s)
+                    .map_err(|e| AccountError::Invalid(e.to_string()))?
+                    .to_string(),
+            );
+        }
+        if let Some(e) = expires_in_secs {
+            if e <= 0 {
+                return Err(AccountError::Invalid("expiry must be in the future".into()));
+            }
+        }
+        let password = generate_password();
+        let hash = crate::auth::hash_password(&password)?;
+        let created = now();
+        let record = ServiceTokenRecord {
+            name: name.to_owned(),
+            scopes: parsed.join(" "),
+            expires_at: expires_in_secs.map(|e| created.saturating_add(e)),
+            password_hashes: [Some(hash), None],
+            enabled: true,
+            allowed_cidrs,
+            created_at: created,
+            last_used_at: None,
+        };
+        if !self.store.create_token(&record).await? {
+            return Err(AccountError::Exists(name.to_owned()));
+        }
+        self.forget(name);
+        Ok(IssuedSecret {
+            name: name.to_owned(),
+            slot: 1,
+            password,
+        })
+    }
+
+    /// Generates a new password for slot 1 or 2; the other slot keeps working.
+    pub async fn rotate(&self, name: &str, slot: u8) -> Result<IssuedSecret, AccountError> {
+        if slot != 1 && slot != 2 {
+            return Err(AccountError::Invalid("password slot must be 1 or 2".into()));
+        }
+        let password = generate_password();
+        let hash = crate::auth::hash_password(&password)?;
+        if !self
+            .store
+            .set_token_password(name, slot, Some(&hash))
+            .await?
+        {
+            return Err(AccountError::NotFound(name.to_owned()));
+        }
+        self.forget(name);
+        Ok(IssuedSecret {
+            name: name.to_owned(),
+            slot,
+            password,
+        })
+    }
+
+    pub async fn clear_password(&self, name: &str, slot: u8) -> Result<(), AccountError> {
+        if slot != 1 && slot != 2 {
+            return Err(AccountError::Invalid("password slot must be 1 or 2".into()));
+        }
+        if !self.store.set_token_password(name, slot, None).await? {
+            return Err(AccountError::NotFound(name.to_owned()));
+        }
+        self.forget(name);
+        Ok(())
+    }
+
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<(), AccountError> {
+        if !self.store.set_token_enabled(name, enabled).await? {
+            return Err(AccountError::NotFound(name.to_owned()));
+        }
+        self.forget(name);
+        Ok(())
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<(), AccountError> {
+        if !self.store.delete_token(name).await? {
+            return Err(AccountError::NotFound(name.to_owned()));
+        }
+        self.forget(name);
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<ServiceTokenRecord>, AccountError> {
+        Ok(self.store.tokens().await?)
+    }
+}
