@@ -716,10 +716,11 @@ def parse_wrk(out):
     return res
 
 
-def manifest_wrk(srv, repo, tag, man_len, args, warm=True):
+def manifest_wrk(srv, repo, tag, man_len, args, warm=True, auth=None, conns=None):
     url = f"http://127.0.0.1:{srv.port}/v2/{repo}/manifests/{tag}"
-    base = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.wrk_conns), "--timeout", "5s",
-            "-H", f"Authorization: {args.auth}", "-H", f"Accept: {OCI_MANIFEST}"]
+    conns = conns or args.wrk_conns
+    base = ["wrk", "-t", str(min(args.wrk_threads, conns)), "-c", str(conns), "--timeout", "5s",
+            "-H", f"Authorization: {auth or args.auth}", "-H", f"Accept: {OCI_MANIFEST}"]
     if warm:
         run(base + ["-d", "2s", url], timeout=60)
     cpu0 = srv.cpu()
@@ -748,6 +749,32 @@ def manifest_wrk(srv, repo, tag, man_len, args, warm=True):
         if per < man_len * 0.9:
             raise BenchError(f"{srv.name}: wrk read {per:.0f} bytes/response on average, "
                              f"less than the {man_len}-byte manifest: responses are not the manifest")
+    return res
+
+
+def fetch_token(srv, args, repo):
+    """A Bearer JWT for pulling `repo`, from Airlock's /token."""
+    cl = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=HTTP_TIMEOUT)
+    cl.request("GET", f"/token?service=airlock&scope=repository:{repo}:pull",
+               headers={"Authorization": args.auth})
+    r = cl.getresponse()
+    body = r.read()
+    cl.close()
+    if r.status != 200:
+        raise ReqError(srv.name, "GET", "/token", r.status, r.getheaders(), body)
+    return json.loads(body)["token"]
+
+
+def token_wrk(srv, args, repo):
+    """Token issue latency: GET /token (Basic credentials verified, scopes authorized,
+    ES256 JWT signed) from one connection, so latency is per request."""
+    url = f"http://127.0.0.1:{srv.port}/token?service=airlock&scope=repository:{repo}:pull,push"
+    base = ["wrk", "-t", "1", "-c", "1", "--timeout", "5s", "-H", f"Authorization: {args.auth}"]
+    run(base + ["-d", "2s", url], timeout=60)
+    r = run(base + ["--latency", "-d", f"{args.wrk_seconds}s", url], timeout=args.wrk_seconds + 60)
+    res = parse_wrk(r.stdout)
+    if r.returncode != 0 or res["rps"] is None or res["non_2xx"]:
+        raise BenchError(f"{srv.name}: wrk on /token failed: {r.stdout} {r.stderr}")
     return res
 
 
@@ -921,6 +948,23 @@ class Bench:
             except Exception as e:  # noqa: BLE001
                 self.record_error("manifest_get", s, e)
                 self.results[s.side]["manifest_get"] = {"median": None, "error": True}
+        # Token service (Airlock only: Distribution has none here). Per-request cost of
+        # authorization: manifest GET from one connection with Basic vs a Bearer JWT.
+        for s in pair:
+            if s.side != "airlock" or s.side not in mlen or self.args.standin:
+                continue
+            try:
+                t = token_wrk(s, a, "bench/app")
+                jwt = fetch_token(s, a, "bench/app")
+                basic = manifest_wrk(s, "bench/app", "v1", mlen[s.side], a, conns=1)
+                bearer = manifest_wrk(s, "bench/app", "v1", mlen[s.side], a, conns=1,
+                                      auth=f"Bearer {jwt}")
+                self.results[s.side]["token"] = {"issue": t, "get_basic": basic, "get_bearer": bearer}
+                log(f"token issue {s.name}: p50 {t.get('p50_ms')} ms, p99 {t.get('p99_ms')} ms, "
+                    f"{t['rps']:.0f}/s; manifest GET 1 conn p99 basic {basic.get('p99_ms')} ms, "
+                    f"bearer {bearer.get('p99_ms')} ms")
+            except Exception as e:  # noqa: BLE001
+                self.record_error("token", s, e)
         for s in pair:
             self.results[s.side]["rss_hwm_final_mib"] = s.hwm_mib() if s.alive() else None
             self.results[s.side]["rss_final_mib"] = s.rss_mib() if s.alive() else None
@@ -1030,6 +1074,16 @@ def report(res, args):
         target=lambda a, d, r: ("≥2× D", "ERROR" if r is None else pf(r >= 2)))
     row("Peak RSS (VmHWM) pushing 1 GiB (MiB)", "rss_hwm_push_mib",
         target=lambda a, d, r: ("A < 64 MiB", "ERROR" if a is None else pf(a < 64)))
+
+    tok = A.get("token")
+    if tok:
+        p99 = tok["issue"].get("p99_ms")
+        rows.append(("Token issue GET /token, 1 conn, p50 / p99 (ms)",
+                     f"{tok['issue'].get('p50_ms', 0):.2f} / {p99 or 0:.2f}", "n/a", "",
+                     "p99 < 1 ms", "ERROR" if p99 is None else pf(p99 < 1)))
+        b, t = tok["get_basic"].get("p99_ms"), tok["get_bearer"].get("p99_ms")
+        rows.append(("Manifest GET 1 conn p99, Basic / Bearer (ms)",
+                     f"{b or 0:.2f} / {t or 0:.2f}", "n/a", "", "info", ""))
 
     hdr = ("Measurement", aname, "Distribution", "A/D", "Target", "Result")
     lines.append("| " + " | ".join(hdr) + " |")
