@@ -4,6 +4,7 @@
 use crate::config::Config;
 use airlock_registry::{GcOptions, Registry};
 use airlock_server::accounts::Accounts;
+use airlock_server::audit::AuditLog;
 use airlock_server::token::TokenService;
 use airlock_server::{hash_password, router, AppState, Authenticator};
 use airlock_storage::SqliteMetaStore;
@@ -111,7 +112,8 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&config.data_dir)?;
-    let registry = Registry::open_local(&config.data_dir, config.limits()).await?;
+    let store = Arc::new(SqliteMetaStore::open(&config.data_dir.join("airlock.db")).await?);
+    let registry = Registry::open_local_with(&config.data_dir, store.clone(), config.limits())?;
     registry.recover().await?;
     let auth = Authenticator::new(admin_credential(&config.data_dir)?)?;
     let tokens =
@@ -121,9 +123,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         registry: registry.clone(),
         auth: Arc::new(auth),
         tokens: Arc::new(tokens),
-        accounts: Arc::new(Accounts::new(Arc::new(
-            SqliteMetaStore::open(&config.data_dir.join("airlock.db")).await?,
-        ))),
+        accounts: Arc::new(Accounts::new(store.clone())),
+        audit: AuditLog::start(store),
         scheme: if tls { "https" } else { "http" },
         realm: None,
     });
@@ -170,15 +171,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             });
             axum_server::from_tcp_rustls(listener, tls)
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;
         }
         _ => {
             eprintln!("airlock listening on http://{addr} (data in {data})");
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         }
     }
     Ok(())

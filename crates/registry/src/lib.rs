@@ -67,10 +67,20 @@ impl Registry {
     /// The zero-config layout: blobs under `<data>/storage`, metadata in
     /// `<data>/airlock.db`.
     pub async fn open_local(data_dir: &Path, limits: Limits) -> anyhow::Result<Self> {
+        let meta = Arc::new(SqliteMetaStore::open(&data_dir.join("airlock.db")).await?);
+        Self::open_local_with(data_dir, meta, limits)
+    }
+
+    /// The zero-config layout, with a metadata store the caller also uses (for
+    /// identities and the audit log), so every writer shares one connection.
+    pub fn open_local_with(
+        data_dir: &Path,
+        meta: Arc<SqliteMetaStore>,
+        limits: Limits,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let blobs = FsBlobStore::open(data_dir.join("storage"))?;
-        let meta = SqliteMetaStore::open(&data_dir.join("airlock.db")).await?;
-        Ok(Registry::new(Arc::new(blobs), Arc::new(meta), limits))
+        Ok(Registry::new(Arc::new(blobs), meta, limits))
     }
 
     /// Removes temporary files a crash may have left. Only the server that owns the

@@ -62,6 +62,22 @@ impl IntoResponse for AccountError {
     }
 }
 
+/// Records an admin mutation in the audit log.
+async fn audit(state: &AppState, caller: &Caller, action: &str, name: &str, ok: bool) {
+    let reason = if ok { "done" } else { "failed" };
+    state
+        .audit
+        .record(
+            &caller.identity.name,
+            &caller.client_ip,
+            action,
+            &format!("token:{name}"),
+            ok,
+            reason,
+        )
+        .await;
+}
+
 /// `204` on success, the error's answer otherwise.
 fn no_content(result: Result<(), AccountError>) -> Response {
     match result {
@@ -101,11 +117,12 @@ async fn create_token(
         return r;
     }
     let cidrs = req.allowed_cidrs.map(|c| c.join(" "));
-    match state
+    let r = state
         .accounts
         .create(&req.name, &req.scopes, req.expires_in_secs, cidrs)
-        .await
-    {
+        .await;
+    audit(&state, &caller, "token create", &req.name, r.is_ok()).await;
+    match r {
         Ok(secret) => (StatusCode::CREATED, Json(secret)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -157,7 +174,14 @@ async fn update_token(
     if let Some(r) = not_admin(&caller) {
         return r;
     }
-    no_content(state.accounts.set_enabled(&name, req.enabled).await)
+    let r = state.accounts.set_enabled(&name, req.enabled).await;
+    let what = if req.enabled {
+        "token enable"
+    } else {
+        "token disable"
+    };
+    audit(&state, &caller, what, &name, r.is_ok()).await;
+    no_content(r)
 }
 
 async fn delete_token(
@@ -168,7 +192,9 @@ async fn delete_token(
     if let Some(r) = not_admin(&caller) {
         return r;
     }
-    no_content(state.accounts.delete(&name).await)
+    let r = state.accounts.delete(&name).await;
+    audit(&state, &caller, "token delete", &name, r.is_ok()).await;
+    no_content(r)
 }
 
 async fn rotate_password(
@@ -179,7 +205,9 @@ async fn rotate_password(
     if let Some(r) = not_admin(&caller) {
         return r;
     }
-    match state.accounts.rotate(&name, slot).await {
+    let r = state.accounts.rotate(&name, slot).await;
+    audit(&state, &caller, "token rotate password", &name, r.is_ok()).await;
+    match r {
         Ok(secret) => Json(secret).into_response(),
         Err(e) => e.into_response(),
     }
@@ -193,5 +221,7 @@ async fn clear_password(
     if let Some(r) = not_admin(&caller) {
         return r;
     }
-    no_content(state.accounts.clear_password(&name, slot).await)
+    let r = state.accounts.clear_password(&name, slot).await;
+    audit(&state, &caller, "token clear password", &name, r.is_ok()).await;
+    no_content(r)
 }

@@ -103,6 +103,8 @@ fn decode_basic(value: &str) -> Option<(String, String)> {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub identity: Identity,
+    /// The peer address, for the audit log.
+    pub client_ip: String,
     /// Authenticated by a Bearer token: a missing right is answered with a 401
     /// challenge for the needed scope, so the client can fetch a new token.
     pub via_token: bool,
@@ -141,6 +143,7 @@ pub async fn authenticate(state: &AppState, authorization: &str) -> Option<Calle
             }
         }
         return Some(Caller {
+            client_ip: String::new(),
             identity: Identity {
                 name: claims.sub,
                 principals: Vec::new(),
@@ -155,6 +158,7 @@ pub async fn authenticate(state: &AppState, authorization: &str) -> Option<Calle
             let identity = state.accounts.verify(&user, &password).await?;
             return Some(Caller {
                 identity,
+                client_ip: String::new(),
                 via_token: false,
             });
         }
@@ -162,6 +166,7 @@ pub async fn authenticate(state: &AppState, authorization: &str) -> Option<Calle
     if state.auth.check(authorization).await {
         return Some(Caller {
             identity: admin_identity(),
+            client_ip: String::new(),
             via_token: false,
         });
     }
@@ -199,20 +204,41 @@ pub fn challenge(
 
 /// Middleware: establishes the caller or answers 401 with a token challenge.
 pub async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let caller = match req
+    let client_ip = client_ip(&req);
+    let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    {
+        .map(str::to_owned);
+    let caller = match &presented {
         Some(value) => authenticate(&state, value).await,
         None => None,
     };
     match caller {
-        Some(caller) => {
+        Some(mut caller) => {
+            caller.client_ip = client_ip;
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
         None => {
+            if let Some(value) = &presented {
+                // Credentials that did not check out are evidence; a request without
+                // any is just the start of the token flow.
+                let who = decode_basic(value)
+                    .map(|(user, _)| user.chars().take(64).collect::<String>())
+                    .unwrap_or_else(|| "bearer token".into());
+                state
+                    .audit
+                    .record(
+                        &who,
+                        &client_ip,
+                        "authenticate",
+                        req.uri().path(),
+                        false,
+                        "invalid credentials",
+                    )
+                    .await;
+            }
             let scope = crate::distribution::challenge_scope(req.method(), req.uri().path());
             ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
@@ -226,6 +252,14 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
             .into_response()
         }
     }
+}
+
+/// The peer's address (no proxy header is believed here).
+pub fn client_ip(req: &Request) -> String {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 #[cfg(test)]

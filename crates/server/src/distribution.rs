@@ -63,26 +63,47 @@ pub(crate) fn challenge_scope(method: &Method, path: &str) -> Option<String> {
     need(&route::parse(rest).ok()?, method).map(|n| n.scope())
 }
 
-fn allowed(caller: &Caller, action: Action, target: Target<'_>) -> bool {
-    let decision = authorize(&caller.identity, &auth::bindings(), action, target);
-    tracing::debug!(caller = %caller.identity.name, allowed = decision.allowed, reason = %decision.reason, "authorization");
-    decision.allowed
+fn decide(caller: &Caller, action: Action, target: Target<'_>) -> airlock_access::Decision {
+    authorize(&caller.identity, &auth::bindings(), action, target)
 }
 
-/// Refuses a request the caller may not make: a token holder is challenged for the
-/// scope (so the client fetches a better token), a password holder is denied.
-fn check(
+/// Decides a request, records the decision in the audit log, and refuses what the
+/// caller may not do: a token holder is challenged for the scope (so the client
+/// fetches a better token), a password holder is denied.
+async fn check(
     state: &AppState,
     caller: &Caller,
     need: &Need,
+    method: &Method,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let ok = match need {
-        Need::Catalog => allowed(caller, Action::List, Target::Registry),
-        Need::Repository(name, actions) => actions
-            .iter()
-            .all(|a| allowed(caller, a, Target::Repository(name))),
+    let (decisions, resource): (Vec<(Action, airlock_access::Decision)>, String) = match need {
+        Need::Catalog => (
+            vec![(Action::List, decide(caller, Action::List, Target::Registry))],
+            "registry:catalog".into(),
+        ),
+        Need::Repository(name, actions) => (
+            actions
+                .iter()
+                .map(|a| (a, decide(caller, a, Target::Repository(name))))
+                .collect(),
+            format!("repository:{name}"),
+        ),
     };
+    let denied = decisions.iter().find(|(_, d)| !d.allowed);
+    let (action, decision) = denied.unwrap_or(&decisions[0]);
+    let ok = denied.is_none();
+    state
+        .audit
+        .record(
+            &caller.identity.name,
+            &caller.client_ip,
+            &format!("{action} ({method})"),
+            &resource,
+            ok,
+            &decision.reason,
+        )
+        .await;
     if ok {
         return Ok(());
     }
@@ -124,7 +145,7 @@ pub async fn dispatch(
         Err(e) => return route_error(e).into_response(),
     };
     if let Some(need) = need(&endpoint, &method) {
-        if let Err(e) = check(&state, &caller, &need, &headers) {
+        if let Err(e) = check(&state, &caller, &need, &method, &headers).await {
             return e.into_response();
         }
     }
@@ -132,7 +153,7 @@ pub async fn dispatch(
     if let (Endpoint::StartUpload(_), Some(from)) = (&endpoint, query.get("from")) {
         // Mounting reads `from`: without the right to pull it, a normal upload.
         let readable = RepositoryName::parse(from)
-            .is_ok_and(|f| allowed(&caller, Action::Pull, Target::Repository(&f)));
+            .is_ok_and(|f| decide(&caller, Action::Pull, Target::Repository(&f)).allowed);
         if !readable {
             query.remove("mount");
         }

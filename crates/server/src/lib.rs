@@ -4,6 +4,7 @@
 
 pub mod accounts;
 mod api;
+pub mod audit;
 pub mod auth;
 mod distribution;
 pub mod error;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub tokens: Arc<token::TokenService>,
     pub accounts: Arc<accounts::Accounts>,
+    pub audit: audit::AuditLog,
     /// `http` or `https`: how clients reach us, for the token realm.
     pub scheme: &'static str,
     /// The token endpoint's public URL when it cannot be derived from `Host`.

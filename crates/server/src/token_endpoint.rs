@@ -16,11 +16,12 @@ use crate::token::ACCESS_TTL_SECS;
 use crate::AppState;
 use airlock_access::{authorize, Action, ActionSet, Identity, Resource, Scope, Target};
 use airlock_oci::RepositoryName;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 /// Most scopes one token request may name.
 const MAX_SCOPES: usize = 32;
@@ -101,8 +102,31 @@ fn wrong_service(state: &AppState, service: Option<&str>) -> Option<Response> {
     }
 }
 
-fn issue(state: &AppState, identity: &Identity, requested: &[Scope], refresh: bool) -> Response {
+async fn issue(
+    state: &AppState,
+    client_ip: &str,
+    identity: &Identity,
+    requested: &[Scope],
+    refresh: bool,
+) -> Response {
     let granted = grant(identity, requested);
+    let shown = |v: &[Scope]| {
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    state
+        .audit
+        .record(
+            &identity.name,
+            client_ip,
+            "token",
+            &format!("requested [{}]", shown(requested)),
+            true,
+            &format!("granted [{}]", shown(&granted)),
+        )
+        .await;
     let (token, claims) = match state.tokens.issue(&identity.name, &granted) {
         Ok(t) => t,
         Err(e) => {
@@ -143,6 +167,7 @@ async fn basic_caller(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
 /// `GET /token`
 pub async fn get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -172,7 +197,14 @@ pub async fn get(
     let offline = pairs
         .iter()
         .any(|(k, v)| k == "offline_token" && v == "true");
-    issue(&state, &caller.identity, &requested, offline)
+    issue(
+        &state,
+        &peer.ip().to_string(),
+        &caller.identity,
+        &requested,
+        offline,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +221,11 @@ pub struct TokenForm {
 }
 
 /// `POST /token` (OAuth2 form).
-pub async fn post(State(state): State<AppState>, Form(form): Form<TokenForm>) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<TokenForm>,
+) -> Response {
     if let Some(r) = wrong_service(&state, form.service.as_deref()) {
         return r;
     }
@@ -232,7 +268,14 @@ pub async fn post(State(state): State<AppState>, Form(form): Form<TokenForm>) ->
         other => return bad_request(format!("unsupported grant_type {other:?}")),
     };
     let offline = form.access_type.as_deref() == Some("offline");
-    issue(&state, &identity, &requested, offline)
+    issue(
+        &state,
+        &peer.ip().to_string(),
+        &identity,
+        &requested,
+        offline,
+    )
+    .await
 }
 
 fn rfc3339(unix: u64) -> String {

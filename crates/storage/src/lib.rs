@@ -7,12 +7,14 @@
 //! SQLite adapters here are the zero-config defaults.
 
 pub mod access;
+pub mod audit;
 pub mod blob;
 pub mod fs;
 pub mod meta;
 pub mod sqlite;
 
 pub use access::{AccessStore, ServiceTokenRecord};
+pub use audit::{verify_chain, AuditEntry, AuditRecord, AuditStore};
 pub use blob::{BlobStore, ByteStream, CommitError, UploadId};
 pub use fs::FsBlobStore;
 pub use meta::{

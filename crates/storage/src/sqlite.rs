@@ -5,6 +5,7 @@
 //! refused half-way by another process; reads use a separate pool.
 
 use crate::access::{AccessStore, ServiceTokenRecord};
+use crate::audit::{chain_hash, AuditEntry, AuditRecord, AuditStore};
 use crate::meta::{
     Claim, ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal,
     Result, UploadRecord,
@@ -667,5 +668,69 @@ impl AccessStore for SqliteMetaStore {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+}
+
+fn audit_record(r: sqlx::sqlite::SqliteRow) -> AuditRecord {
+    AuditRecord {
+        seq: r.get("seq"),
+        entry: AuditEntry {
+            at_ms: r.get("at_ms"),
+            identity: r.get("identity"),
+            client_ip: r.get("client_ip"),
+            action: r.get("action"),
+            resource: r.get("resource"),
+            result: r.get("result"),
+            reason: r.get("reason"),
+        },
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqliteMetaStore {
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (mut seq, mut prev) = last.unwrap_or((0, crate::audit::GENESIS.to_owned()));
+        for e in entries {
+            seq += 1;
+            let hash = chain_hash(&prev, seq, e);
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at_ms, identity, client_ip, action, resource, result,
+                    reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(seq)
+            .bind(e.at_ms)
+            .bind(&e.identity)
+            .bind(&e.client_ip)
+            .bind(&e.action)
+            .bind(&e.resource)
+            .bind(&e.result)
+            .bind(&e.reason)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+            prev = hash;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_records(&self, since_ms: i64) -> Result<Vec<AuditRecord>> {
+        Ok(
+            sqlx::query("SELECT * FROM audit_log WHERE at_ms >= ? ORDER BY seq")
+                .bind(since_ms)
+                .fetch_all(&self.reader)
+                .await?
+                .into_iter()
+                .map(audit_record)
+                .collect(),
+        )
     }
 }
