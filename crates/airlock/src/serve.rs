@@ -125,6 +125,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokens: Arc::new(tokens),
         accounts: Arc::new(Accounts::new(store.clone())),
         audit: AuditLog::start(store),
+        limiter: Arc::default(),
         scheme: if tls { "https" } else { "http" },
         realm: None,
     });

@@ -128,8 +128,55 @@ pub fn bindings() -> Vec<Binding> {
     }]
 }
 
-/// Who is calling, if the `Authorization` header proves anything.
-pub async fn authenticate(state: &AppState, authorization: &str) -> Option<Caller> {
+/// A password login refused because of earlier failures.
+#[derive(Debug, Clone, Copy)]
+pub struct LockedOut {
+    pub retry_after: std::time::Duration,
+}
+
+impl LockedOut {
+    pub fn response(self) -> Response {
+        let secs = self.retry_after.as_secs().max(1);
+        ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "TOOMANYREQUESTS",
+            "too many failed logins; try again later",
+        )
+        .with_header(header::RETRY_AFTER, secs.to_string())
+        .into_response()
+    }
+}
+
+/// Who is calling, if the `Authorization` header proves anything. Password attempts
+/// are rate limited per client address and per user name.
+pub async fn authenticate(
+    state: &AppState,
+    authorization: &str,
+    client_ip: &str,
+) -> Result<Option<Caller>, LockedOut> {
+    if let Some((user, _)) = decode_basic(authorization) {
+        let user_key = format!("user:{}", user.chars().take(64).collect::<String>());
+        let keys = [format!("ip:{client_ip}"), user_key.clone()];
+        if let Some(retry_after) = state.limiter.locked(&keys) {
+            return Err(LockedOut { retry_after });
+        }
+        let caller = check_credentials(state, authorization).await;
+        match &caller {
+            Some(_) => state.limiter.succeeded(&user_key),
+            None => state.limiter.failed(&keys),
+        }
+        return Ok(caller.map(|mut c| {
+            c.client_ip = client_ip.to_owned();
+            c
+        }));
+    }
+    Ok(check_credentials(state, authorization).await.map(|mut c| {
+        c.client_ip = client_ip.to_owned();
+        c
+    }))
+}
+
+async fn check_credentials(state: &AppState, authorization: &str) -> Option<Caller> {
     if let Some(token) = authorization
         .strip_prefix("Bearer ")
         .or_else(|| authorization.strip_prefix("bearer "))
@@ -211,12 +258,27 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let caller = match &presented {
-        Some(value) => authenticate(&state, value).await,
+        Some(value) => match authenticate(&state, value, &client_ip).await {
+            Ok(c) => c,
+            Err(locked) => {
+                state
+                    .audit
+                    .record(
+                        "-",
+                        &client_ip,
+                        "authenticate",
+                        req.uri().path(),
+                        false,
+                        "locked out after failed logins",
+                    )
+                    .await;
+                return locked.response();
+            }
+        },
         None => None,
     };
     match caller {
-        Some(mut caller) => {
-            caller.client_ip = client_ip;
+        Some(caller) => {
             req.extensions_mut().insert(caller);
             next.run(req).await
         }

@@ -9,6 +9,7 @@ pub mod auth;
 mod distribution;
 pub mod error;
 mod handlers;
+pub mod limiter;
 pub mod range;
 pub mod route;
 pub mod token;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub tokens: Arc<token::TokenService>,
     pub accounts: Arc<accounts::Accounts>,
     pub audit: audit::AuditLog,
+    pub limiter: Arc<limiter::LoginLimiter>,
     /// `http` or `https`: how clients reach us, for the token realm.
     pub scheme: &'static str,
     /// The token endpoint's public URL when it cannot be derived from `Host`.

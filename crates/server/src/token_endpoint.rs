@@ -156,12 +156,21 @@ async fn issue(
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
-async fn basic_caller(state: &AppState, headers: &HeaderMap) -> Option<Caller> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+async fn basic_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_ip: &str,
+) -> Result<Option<Caller>, auth::LockedOut> {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
     if !value.starts_with("Basic ") && !value.starts_with("basic ") {
-        return None;
+        return Ok(None);
     }
-    auth::authenticate(state, value).await
+    auth::authenticate(state, value, client_ip).await
 }
 
 /// `GET /token`
@@ -191,8 +200,10 @@ pub async fn get(
         Ok(s) => s,
         Err(e) => return bad_request(e),
     };
-    let Some(caller) = basic_caller(&state, &headers).await else {
-        return unauthorized("credentials required");
+    let caller = match basic_caller(&state, &headers, &peer.ip().to_string()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return unauthorized("credentials required"),
+        Err(locked) => return locked.response(),
     };
     let offline = pairs
         .iter()
@@ -243,9 +254,10 @@ pub async fn post(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             );
-            match auth::authenticate(&state, &basic).await {
-                Some(c) => c.identity,
-                None => return unauthorized("invalid credentials"),
+            match auth::authenticate(&state, &basic, &peer.ip().to_string()).await {
+                Ok(Some(c)) => c.identity,
+                Ok(None) => return unauthorized("invalid credentials"),
+                Err(locked) => return locked.response(),
             }
         }
         "refresh_token" => {

@@ -261,3 +261,43 @@ async fn oauth2_password_and_refresh_grants() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn failed_logins_lock_out_with_429() {
+    let s = TestServer::start().await;
+    let wrong = |p: &'static str| {
+        s.client
+            .get(s.url("/v2/"))
+            .basic_auth("admin", Some(p))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            wrong("guess").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Locked out: even the right password is refused, without being checked.
+    let resp = s.req(Method::GET, "/v2/").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = header(&resp, "retry-after").parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // The token endpoint is covered by the same limit.
+    let resp = s
+        .req(Method::GET, "/token?service=airlock")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let resp = s
+        .anon(Method::POST, "/token")
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+}
