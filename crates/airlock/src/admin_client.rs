@@ -26,6 +26,9 @@ pub enum TokenCommand {
         /// Lifetime, e.g. 30d, 12h; none means it never expires.
         #[arg(long, value_parser = parse_duration)]
         expires: Option<i64>,
+        /// Only usable from this network, e.g. 10.0.0.0/8 (repeatable).
+        #[arg(long = "allow-cidr")]
+        allow_cidrs: Vec<String>,
     },
     /// List tokens (never their secrets).
     List,
@@ -92,12 +95,14 @@ pub async fn run(conn: Connection, cmd: TokenCommand) -> anyhow::Result<()> {
             name,
             scopes,
             expires,
+            allow_cidrs,
         } => {
+            let cidrs = (!allow_cidrs.is_empty()).then_some(allow_cidrs);
             let v = call(
                 &conn,
                 Method::POST,
                 "/tokens",
-                Some(json!({"name": name, "scopes": scopes, "expires_in_secs": expires})),
+                Some(json!({"name": name, "scopes": scopes, "expires_in_secs": expires, "allowed_cidrs": cidrs})),
             )
             .await?;
             println!("created token {name}");

@@ -38,6 +38,10 @@ pub struct Config {
     pub gc_grace_secs: i64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
+    /// Registry firewall: `[network]` with `default_action`, `allow`, `deny`,
+    /// `trusted_proxies` (CIDR lists).
+    #[serde(default)]
+    pub network: airlock_server::network::NetworkRules,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             gc_interval_secs: 0,
             gc_grace_secs: 3600,
             log: "info".into(),
+            network: Default::default(),
         }
     }
 }

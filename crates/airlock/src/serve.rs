@@ -126,6 +126,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accounts: Arc::new(Accounts::new(store.clone())),
         audit: AuditLog::start(store),
         limiter: Arc::default(),
+        network: Arc::new(config.network.clone()),
         scheme: if tls { "https" } else { "http" },
         realm: None,
     });

@@ -13,6 +13,7 @@ use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest as _, Sha256};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,6 +73,20 @@ fn usable(record: &ServiceTokenRecord, at: i64) -> bool {
     record.enabled && record.expires_at.is_none_or(|e| at < e)
 }
 
+/// Whether a token limited to some networks may be used from `client`.
+fn from_allowed_network(record: &ServiceTokenRecord, client: Option<IpAddr>) -> bool {
+    let Some(cidrs) = &record.allowed_cidrs else {
+        return true;
+    };
+    let Some(client) = client else {
+        return false;
+    };
+    cidrs
+        .split(' ')
+        .filter_map(|c| c.parse::<ipnet::IpNet>().ok())
+        .any(|net| net.contains(&client))
+}
+
 pub struct Accounts {
     store: Arc<dyn AccessStore>,
     /// sha256(credential) → (token name, slot, the hash it verified against).
@@ -113,12 +128,17 @@ impl Accounts {
     }
 
     /// Checks `name:password`; the token's identity when it is valid and usable now.
-    pub async fn verify(&self, name: &str, password: &str) -> Option<Identity> {
+    pub async fn verify(
+        &self,
+        name: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Option<Identity> {
         if !valid_token_name(name) || password.len() > 1024 {
             return None;
         }
         let row = self.row(name).await.ok()??;
-        if !usable(&row, now()) {
+        if !usable(&row, now()) || !from_allowed_network(&row, client) {
             return None;
         }
         let key: [u8; 32] = Sha256::digest(format!("{name}:{password}").as_bytes()).into();
@@ -154,8 +174,8 @@ impl Accounts {
 
     /// Whether a token named in an already issued JWT is still usable (revocation,
     /// disabling and expiry apply to issued JWTs too).
-    pub async fn still_usable(&self, name: &str) -> bool {
-        matches!(self.row(name).await, Ok(Some(row)) if usable(&row, now()))
+    pub async fn still_usable(&self, name: &str, client: Option<IpAddr>) -> bool {
+        matches!(self.row(name).await, Ok(Some(row)) if usable(&row, now()) && from_allowed_network(&row, client))
     }
 
     /// The identity of a usable token, for refresh grants.
@@ -198,6 +218,12 @@ impl Accounts {
                     .map_err(|e| AccountError::Invalid(e.to_string()))?
                     .to_string(),
             );
+        }
+        if let Some(cidrs) = &allowed_cidrs {
+            for c in cidrs.split(' ') {
+                c.parse::<ipnet::IpNet>()
+                    .map_err(|_| AccountError::Invalid(format!("invalid CIDR {c:?}")))?;
+            }
         }
         if let Some(e) = expires_in_secs {
             if e <= 0 {

@@ -160,7 +160,7 @@ pub async fn authenticate(
         if let Some(retry_after) = state.limiter.locked(&keys) {
             return Err(LockedOut { retry_after });
         }
-        let caller = check_credentials(state, authorization).await;
+        let caller = check_credentials(state, authorization, client_ip.parse().ok()).await;
         match &caller {
             Some(_) => state.limiter.succeeded(&user_key),
             None => state.limiter.failed(&keys),
@@ -170,13 +170,21 @@ pub async fn authenticate(
             c
         }));
     }
-    Ok(check_credentials(state, authorization).await.map(|mut c| {
-        c.client_ip = client_ip.to_owned();
-        c
-    }))
+    Ok(
+        check_credentials(state, authorization, client_ip.parse().ok())
+            .await
+            .map(|mut c| {
+                c.client_ip = client_ip.to_owned();
+                c
+            }),
+    )
 }
 
-async fn check_credentials(state: &AppState, authorization: &str) -> Option<Caller> {
+async fn check_credentials(
+    state: &AppState,
+    authorization: &str,
+    client: Option<std::net::IpAddr>,
+) -> Option<Caller> {
     if let Some(token) = authorization
         .strip_prefix("Bearer ")
         .or_else(|| authorization.strip_prefix("bearer "))
@@ -185,7 +193,7 @@ async fn check_credentials(state: &AppState, authorization: &str) -> Option<Call
         // A JWT issued to a service token dies with it: revoked, disabled or expired
         // tokens stop working within a second, whatever the JWT's own expiry.
         if let Some(name) = claims.sub.strip_prefix("token:") {
-            if !state.accounts.still_usable(name).await {
+            if !state.accounts.still_usable(name, client).await {
                 return None;
             }
         }
@@ -202,7 +210,7 @@ async fn check_credentials(state: &AppState, authorization: &str) -> Option<Call
     }
     if let Some((user, password)) = decode_basic(authorization) {
         if user != ADMIN_USER {
-            let identity = state.accounts.verify(&user, &password).await?;
+            let identity = state.accounts.verify(&user, &password, client).await?;
             return Some(Caller {
                 identity,
                 client_ip: String::new(),
@@ -316,11 +324,11 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
     }
 }
 
-/// The peer's address (no proxy header is believed here).
+/// The client's address as the network rules established it.
 pub fn client_ip(req: &Request) -> String {
     req.extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .get::<crate::network::ClientIp>()
+        .map(|c| c.0.to_string())
         .unwrap_or_else(|| "-".into())
 }
 

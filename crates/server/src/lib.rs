@@ -10,6 +10,7 @@ mod distribution;
 pub mod error;
 mod handlers;
 pub mod limiter;
+pub mod network;
 pub mod range;
 pub mod route;
 pub mod token;
@@ -35,6 +36,7 @@ pub struct AppState {
     pub accounts: Arc<accounts::Accounts>,
     pub audit: audit::AuditLog,
     pub limiter: Arc<limiter::LoginLimiter>,
+    pub network: Arc<network::NetworkRules>,
     /// `http` or `https`: how clients reach us, for the token realm.
     pub scheme: &'static str,
     /// The token endpoint's public URL when it cannot be derived from `Host`.
@@ -56,8 +58,8 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("docker-distribution-api-version"),
             HeaderValue::from_static("registry/2.0"),
         ));
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    // Everything but the health check is behind the network rules.
+    let guarded = Router::new()
         .route(
             "/token",
             get(token_endpoint::get).post(token_endpoint::post),
@@ -71,6 +73,13 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(v2)
         .fallback(|| async { error::ApiError::not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            network::guard,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(guarded)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())

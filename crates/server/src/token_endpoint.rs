@@ -12,16 +12,16 @@
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
+use crate::network::ClientIp;
 use crate::token::ACCESS_TTL_SECS;
 use crate::AppState;
 use airlock_access::{authorize, Action, ActionSet, Identity, Resource, Scope, Target};
 use airlock_oci::RepositoryName;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 /// Most scopes one token request may name.
 const MAX_SCOPES: usize = 32;
@@ -176,7 +176,7 @@ async fn basic_caller(
 /// `GET /token`
 pub async fn get(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientIp(peer)): Extension<ClientIp>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -200,7 +200,7 @@ pub async fn get(
         Ok(s) => s,
         Err(e) => return bad_request(e),
     };
-    let caller = match basic_caller(&state, &headers, &peer.ip().to_string()).await {
+    let caller = match basic_caller(&state, &headers, &peer.to_string()).await {
         Ok(Some(c)) => c,
         Ok(None) => return unauthorized("credentials required"),
         Err(locked) => return locked.response(),
@@ -210,7 +210,7 @@ pub async fn get(
         .any(|(k, v)| k == "offline_token" && v == "true");
     issue(
         &state,
-        &peer.ip().to_string(),
+        &peer.to_string(),
         &caller.identity,
         &requested,
         offline,
@@ -234,7 +234,7 @@ pub struct TokenForm {
 /// `POST /token` (OAuth2 form).
 pub async fn post(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientIp(peer)): Extension<ClientIp>,
     Form(form): Form<TokenForm>,
 ) -> Response {
     if let Some(r) = wrong_service(&state, form.service.as_deref()) {
@@ -254,7 +254,7 @@ pub async fn post(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             );
-            match auth::authenticate(&state, &basic, &peer.ip().to_string()).await {
+            match auth::authenticate(&state, &basic, &peer.to_string()).await {
                 Ok(Some(c)) => c.identity,
                 Ok(None) => return unauthorized("invalid credentials"),
                 Err(locked) => return locked.response(),
@@ -280,14 +280,7 @@ pub async fn post(
         other => return bad_request(format!("unsupported grant_type {other:?}")),
     };
     let offline = form.access_type.as_deref() == Some("offline");
-    issue(
-        &state,
-        &peer.ip().to_string(),
-        &identity,
-        &requested,
-        offline,
-    )
-    .await
+    issue(&state, &peer.to_string(), &identity, &requested, offline).await
 }
 
 fn rfc3339(unix: u64) -> String {

@@ -43,8 +43,15 @@ impl TestServer {
     }
 
     pub async fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> TestServer {
+        Self::start_full(data_dir, &["--listen", "127.0.0.1:0"], env).await
+    }
+
+    /// Starts `airlock serve <args> --data-dir <dir>` with extra environment.
+    pub async fn start_full(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let mut cmd = Command::new(airlock_bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.arg("serve")
+            .args(args)
+            .arg("--data-dir")
             .arg(data_dir)
             .env("AIRLOCK_ADMIN_PASSWORD", PASSWORD)
             .env("RUST_LOG", "warn")

@@ -2,6 +2,7 @@
 //! its own temporary data directory and talks HTTP to it.
 
 mod harness;
+mod network;
 
 mod audit;
 mod bad_input;
