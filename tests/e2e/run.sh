@@ -424,6 +424,27 @@ if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
   if run tok-ro-push "${SKO[@]}" copy --dest-tls-verify=false --dest-creds "e2e-puller:$RO_PW" "oci:$OCI:v1" "docker://$REG/ci/app:v2"; then
     fail token-pull-only-cannot-push "push with a pull-only token succeeded"
   else pass token-pull-only-cannot-push; fi
+  if tool_ok python:oras; then
+    orasas() { E2E_USER="$1" E2E_PASS="$2" HOME="$WORK/home" timeout 60 python3 "$HERE/oras_artifact.py" "$3" "$REG" "$4" "$WORK/oras-$5"; }
+    if orasas e2e-ci "$CI_PW" push ci/oras:v1 ci >"$LOGS/oras-ci.log" 2>&1; then pass token-oras-push-own-repo
+    else fail token-oras-push-own-repo "$(tailf "$LOGS/oras-ci.log")"; fi
+    if orasas e2e-ci "$CI_PW" push prod/oras:v1 prod >"$LOGS/oras-prod.log" 2>&1; then
+      fail token-oras-cannot-push-prod "oras pushed to prod/oras with a ci/* token"
+    else pass token-oras-cannot-push-prod; fi
+  fi
+  # A user who logs in with a second factor gives registry clients a personal access
+  # token: here a pull-only one, created by the user through the admin API.
+  admincli() { AIRLOCK_SERVER="$URL" AIRLOCK_PASSWORD="$PW" "$BIN" "$@"; }
+  if printf 'dev-password-e2e-1\n' | admincli user create e2e-dev --password-stdin >>"$LOGS/tok.err" 2>&1 \
+     && admincli role bind user:e2e-dev 'ci/**' contributor >>"$LOGS/tok.err" 2>&1; then
+    PAT="$(AIRLOCK_SERVER="$URL" AIRLOCK_USER=e2e-dev AIRLOCK_PASSWORD=dev-password-e2e-1 "$BIN" pat create laptop --scope 'repository:ci/*:pull' 2>>"$LOGS/tok.err" | sed -n 's/^token (shown once[^:]*: //p')"
+  fi
+  if [[ -n "${PAT:-}" ]] && run pat-pull "${SKO[@]}" inspect --raw --tls-verify=false --creds "e2e-dev:$PAT" "docker://$REG/ci/app:v1"; then
+    pass pat-skopeo-pull
+  else fail pat-skopeo-pull "$(tailf "$LOGS/tok.err") $(tailf "$LOGS/pat-pull.log" 2>/dev/null)"; fi
+  if [[ -n "${PAT:-}" ]] && run pat-push "${SKO[@]}" copy --dest-tls-verify=false --dest-creds "e2e-dev:$PAT" "oci:$OCI:v1" "docker://$REG/ci/app:v3"; then
+    fail pat-pull-only-cannot-push "a pull-only personal access token pushed"
+  else pass pat-pull-only-cannot-push; fi
   CI_PW2="$(tokcli rotate e2e-ci --slot 2 2>>"$LOGS/tok.err" | tokpw)"
   tokcli disable e2e-ci >>"$LOGS/tok.err" 2>&1 || true
   tokcli delete e2e-puller >>"$LOGS/tok.err" 2>&1 || true

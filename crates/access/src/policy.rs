@@ -91,6 +91,29 @@ impl fmt::Display for Principal {
     }
 }
 
+impl Principal {
+    /// Parses `user:NAME`, `group:NAME` or `token:NAME`.
+    pub fn parse(s: &str) -> Option<Principal> {
+        let (kind, name) = s.split_once(':')?;
+        if name.is_empty() {
+            return None;
+        }
+        let name = name.to_owned();
+        match kind {
+            "user" => Some(Principal::User(name)),
+            "group" => Some(Principal::Group(name)),
+            "token" => Some(Principal::Token(name)),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::User(n) | Principal::Group(n) | Principal::Token(n) => n,
+        }
+    }
+}
+
 /// `principal` holds `role` on the repositories `pattern` matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {

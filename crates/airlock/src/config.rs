@@ -19,6 +19,7 @@ const ENV_KEYS: &[&str] = &[
     "gc_interval_secs",
     "gc_grace_secs",
     "log",
+    "require_2fa_for_privileged",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +39,10 @@ pub struct Config {
     pub gc_grace_secs: i64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
+    /// Users holding admin, owner or signer rights must enrol a second factor before
+    /// they can do anything else.
+    #[serde(default)]
+    pub require_2fa_for_privileged: bool,
     /// Registry firewall: `[network]` with `default_action`, `allow`, `deny`,
     /// `trusted_proxies` (CIDR lists).
     #[serde(default)]
@@ -57,6 +62,7 @@ impl Default for Config {
             gc_interval_secs: 0,
             gc_grace_secs: 3600,
             log: "info".into(),
+            require_2fa_for_privileged: false,
             network: Default::default(),
         }
     }

@@ -68,12 +68,65 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Manage service tokens on a running server (admin API).
+    /// Manage service tokens (robot accounts) on a running server.
     Token {
         #[command(flatten)]
         conn: admin_client::Connection,
         #[command(subcommand)]
         command: admin_client::TokenCommand,
+    },
+    /// Log in to a running server's admin API (password, then a second-factor code
+    /// if the account has one); the session lasts 12 hours.
+    Login {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[arg(long, env = "AIRLOCK_USER", default_value = "admin")]
+        user: String,
+        /// A TOTP or recovery code (asked for when needed otherwise).
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Forget the saved session.
+    Logout,
+    /// Who the admin API sees you as, and what you hold.
+    Whoami {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+    },
+    /// Manage users, passwords and your second factor.
+    User {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[command(subcommand)]
+        command: admin_client::UserCommand,
+    },
+    /// Manage personal access tokens (what users give docker, podman, skopeo).
+    Pat {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[command(subcommand)]
+        command: admin_client::PatCommand,
+    },
+    /// Manage groups of users.
+    Group {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[command(subcommand)]
+        command: admin_client::GroupCommand,
+    },
+    /// Manage roles and role bindings (who holds which role on which repositories).
+    Role {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[command(subcommand)]
+        command: admin_client::RoleCommand,
+    },
+    /// Show or change the network rules of a running server.
+    Network {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[command(subcommand)]
+        command: admin_client::NetworkCommand,
     },
 }
 
@@ -212,7 +265,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Token { conn, command } => {
-            admin_client::run(conn, command).await?;
+            admin_client::tokens(conn, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Login { conn, user, code } => {
+            admin_client::login(conn, user, code).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Logout => {
+            admin_client::logout()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Whoami { conn } => {
+            admin_client::whoami(conn).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { conn, command } => {
+            admin_client::users(conn, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pat { conn, command } => {
+            admin_client::pats(conn, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Group { conn, command } => {
+            admin_client::groups(conn, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Role { conn, command } => {
+            admin_client::roles(conn, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Network { conn, command } => {
+            admin_client::network(conn, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fsck { common } => {

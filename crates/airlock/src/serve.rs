@@ -1,12 +1,15 @@
-//! `airlock serve`: opens the stores, makes sure an admin credential exists, starts
+//! `airlock serve`: opens the stores, creates the first admin on first start, starts
 //! the optional background garbage collector, and serves HTTP or HTTPS.
 
 use crate::config::Config;
 use airlock_registry::{GcOptions, Registry};
 use airlock_server::accounts::Accounts;
 use airlock_server::audit::AuditLog;
+use airlock_server::directory::Directory;
+use airlock_server::network::Firewall;
+use airlock_server::secrets::Sealer;
 use airlock_server::token::TokenService;
-use airlock_server::{hash_password, router, AppState, Authenticator};
+use airlock_server::{hash_password, router, AppState};
 use airlock_storage::SqliteMetaStore;
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
@@ -16,28 +19,48 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-const ADMIN_HASH_FILE: &str = "admin-password.argon2";
+/// Where the admin password hash lived before users were kept in the database.
+const LEGACY_ADMIN_HASH_FILE: &str = "admin-password.argon2";
 const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
-/// Writes a file readable by its owner only.
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+/// Writes a new file readable by its owner only.
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
+    f.write_all(contents)?;
     f.sync_all()?;
     Ok(())
 }
 
-/// The admin's password hash, created on first start from `AIRLOCK_ADMIN_PASSWORD`
-/// or generated, printed once and saved to `<data>/initial-admin-password` (0600).
-fn admin_credential(data_dir: &Path) -> anyhow::Result<String> {
-    let hash_file = data_dir.join(ADMIN_HASH_FILE);
-    if hash_file.exists() {
-        return Ok(std::fs::read_to_string(&hash_file)?.trim().to_owned());
+/// A key file: read, or created once with `generate` (readable by the owner only).
+fn key_file(
+    data_dir: &Path,
+    name: &str,
+    generate: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(name);
+    match std::fs::read(&path) {
+        Ok(key) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = generate()?;
+            write_private(&path, &key)?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The first admin's password hash: from a data directory made before users were
+/// kept in the database, from `AIRLOCK_ADMIN_PASSWORD`, or generated, printed once
+/// and saved to `<data>/initial-admin-password` (0600).
+fn initial_admin_hash(data_dir: &Path) -> anyhow::Result<String> {
+    let legacy = data_dir.join(LEGACY_ADMIN_HASH_FILE);
+    if legacy.exists() {
+        return Ok(std::fs::read_to_string(&legacy)?.trim().to_owned());
     }
     let (password, generated) = match std::env::var("AIRLOCK_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
@@ -49,42 +72,22 @@ fn admin_credential(data_dir: &Path) -> anyhow::Result<String> {
     let hash = hash_password(&password)?;
     if generated {
         let path = data_dir.join(INITIAL_PASSWORD_FILE);
-        write_private(&path, &format!("{password}\n"))?;
+        write_private(&path, format!("{password}\n").as_bytes())?;
         eprintln!(
             "created user 'admin' with a generated password, saved to {} (shown once): {password}",
             path.display()
         );
     }
-    write_private(&hash_file, &hash)?;
     Ok(hash)
 }
 
 const SIGNING_KEY_FILE: &str = "token-signing-key.der";
+/// AES-256-GCM key sealing the secrets that must be read back (TOTP keys).
+const SECRETS_KEY_FILE: &str = "secrets.key";
 /// `iss` of the tokens this registry signs.
 const TOKEN_ISSUER: &str = "airlock";
 /// The `service` clients ask tokens for (and the tokens' `aud`).
 const TOKEN_SERVICE: &str = "airlock";
-
-/// The P-256 key tokens are signed with: created once, readable by the owner only.
-fn signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join(SIGNING_KEY_FILE);
-    match std::fs::read(&path) {
-        Ok(der) => Ok(der),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let der = TokenService::generate_key()?;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            f.write_all(&der)?;
-            f.sync_all()?;
-            Ok(der)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
 
 /// Holds an exclusive lock on the data directory for the server's lifetime, so two
 /// servers never share (and clean up after) the same storage.
@@ -115,18 +118,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = Arc::new(SqliteMetaStore::open(&config.data_dir.join("airlock.db")).await?);
     let registry = Registry::open_local_with(&config.data_dir, store.clone(), config.limits())?;
     registry.recover().await?;
-    let auth = Authenticator::new(admin_credential(&config.data_dir)?)?;
-    let tokens =
-        TokenService::from_pkcs8(&signing_key(&config.data_dir)?, TOKEN_ISSUER, TOKEN_SERVICE)?;
+    let sealer = Sealer::new(&key_file(&config.data_dir, SECRETS_KEY_FILE, || {
+        Ok(Sealer::generate_key().to_vec())
+    })?)?;
+    let directory = Directory::new(store.clone(), sealer, config.require_2fa_for_privileged);
+    directory
+        .bootstrap_admin(|| initial_admin_hash(&config.data_dir))
+        .await?;
+    let signing_key = key_file(
+        &config.data_dir,
+        SIGNING_KEY_FILE,
+        TokenService::generate_key,
+    )?;
+    let tokens = TokenService::from_pkcs8(&signing_key, TOKEN_ISSUER, TOKEN_SERVICE)?;
     let tls = config.tls_cert.is_some() && config.tls_key.is_some();
     let app = router(AppState {
         registry: registry.clone(),
-        auth: Arc::new(auth),
+        directory: Arc::new(directory),
         tokens: Arc::new(tokens),
         accounts: Arc::new(Accounts::new(store.clone())),
         audit: AuditLog::start(store),
         limiter: Arc::default(),
-        network: Arc::new(config.network.clone()),
+        network: Arc::new(Firewall::new(config.network.clone())),
         scheme: if tls { "https" } else { "http" },
         realm: None,
     });

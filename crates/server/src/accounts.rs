@@ -3,21 +3,17 @@
 //! two password slots, enable/disable, expiry and deletion.
 //!
 //! Argon2 verification is slow by design, so a verified credential is remembered for
-//! a few minutes; but the token's row (enabled, expiry, the slot's current hash) is
+//! a few minutes (see `secrets`); but the token's row (enabled, expiry, the slot's current hash) is
 //! re-read at most a second old on every request, so revocation, disabling and
 //! rotation take effect within a second.
 
+use crate::secrets::PasswordCheck;
 use airlock_access::{Identity, Principal, Scope};
 use airlock_storage::{AccessStore, ServiceTokenRecord};
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::Argon2;
-use rand::distributions::{Alphanumeric, DistString};
-use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const REMEMBER_VERIFIED: Duration = Duration::from_secs(300);
 const ROW_FRESHNESS: Duration = Duration::from_secs(1);
 /// Token names share the Basic-auth user namespace with users; these stay reserved.
 const RESERVED: [&str; 2] = ["admin", "token"];
@@ -52,7 +48,7 @@ pub fn valid_token_name(name: &str) -> bool {
 }
 
 fn generate_password() -> String {
-    Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+    crate::secrets::generate(40)
 }
 
 /// The identity a service token acts as. Its scopes are its rights.
@@ -75,22 +71,12 @@ fn usable(record: &ServiceTokenRecord, at: i64) -> bool {
 
 /// Whether a token limited to some networks may be used from `client`.
 fn from_allowed_network(record: &ServiceTokenRecord, client: Option<IpAddr>) -> bool {
-    let Some(cidrs) = &record.allowed_cidrs else {
-        return true;
-    };
-    let Some(client) = client else {
-        return false;
-    };
-    cidrs
-        .split(' ')
-        .filter_map(|c| c.parse::<ipnet::IpNet>().ok())
-        .any(|net| net.contains(&client))
+    crate::directory::within_cidrs(record.allowed_cidrs.as_deref(), client)
 }
 
 pub struct Accounts {
     store: Arc<dyn AccessStore>,
-    /// sha256(credential) → (token name, slot, the hash it verified against).
-    verified: quick_cache::sync::Cache<[u8; 32], (String, usize, String, Instant)>,
+    check: PasswordCheck,
     rows: quick_cache::sync::Cache<String, (Option<ServiceTokenRecord>, Instant)>,
 }
 
@@ -106,7 +92,7 @@ impl Accounts {
     pub fn new(store: Arc<dyn AccessStore>) -> Self {
         Accounts {
             store,
-            verified: quick_cache::sync::Cache::new(10_000),
+            check: PasswordCheck::default(),
             rows: quick_cache::sync::Cache::new(10_000),
         }
     }
@@ -141,30 +127,8 @@ impl Accounts {
         if !usable(&row, now()) || !from_allowed_network(&row, client) {
             return None;
         }
-        let key: [u8; 32] = Sha256::digest(format!("{name}:{password}").as_bytes()).into();
-        if let Some((n, slot, hash, at)) = self.verified.get(&key) {
-            if n == name
-                && at.elapsed() < REMEMBER_VERIFIED
-                && row.password_hashes[slot].as_deref() == Some(hash.as_str())
-            {
-                self.touch(name);
-                return Some(token_identity(&row));
-            }
-        }
-        for (slot, hash) in row.password_hashes.iter().enumerate() {
-            let Some(hash) = hash.clone() else { continue };
-            let pw = password.to_owned();
-            let h = hash.clone();
-            let ok = tokio::task::spawn_blocking(move || {
-                PasswordHash::new(&h)
-                    .map(|p| Argon2::default().verify_password(pw.as_bytes(), &p).is_ok())
-                    .unwrap_or(false)
-            })
-            .await
-            .unwrap_or(false);
-            if ok {
-                self.verified
-                    .insert(key, (name.to_owned(), slot, hash, Instant::now()));
+        for hash in row.password_hashes.iter().flatten() {
+            if self.check.matches(hash, password).await {
                 self.touch(name);
                 return Some(token_identity(&row));
             }
@@ -301,6 +265,10 @@ impl Accounts {
         }
         self.forget(name);
         Ok(())
+    }
+
+    pub async fn exists(&self, name: &str) -> bool {
+        matches!(self.store.token(name).await, Ok(Some(_)))
     }
 
     pub async fn list(&self) -> Result<Vec<ServiceTokenRecord>, AccountError> {

@@ -1,36 +1,26 @@
 //! Authentication at the edge: nobody reaches the registry API anonymously.
 //!
 //! A caller presents either a Bearer token from `/token` (the Docker token flow every
-//! client speaks) or HTTP Basic credentials. Until user accounts exist, the one
-//! password identity is the built-in `admin`, checked against an argon2id hash.
-//! Verifying argon2 costs tens of milliseconds by design, so a successful check is
-//! remembered (by a SHA-256 of the header, never the secret itself) for a few minutes.
+//! client speaks) or HTTP Basic credentials: a user's password, a user's personal
+//! access token, or a service token's password. The admin API also takes the session
+//! tokens `POST /api/v1/login` issues (password plus second factor).
 //!
 //! The middleware only establishes *who* is calling; what they may do is decided per
 //! endpoint by [`airlock_access::authorize`] in the dispatcher.
 
+use crate::directory::{PasswordLogin, PAT_PREFIX};
 use crate::error::ApiError;
 use crate::AppState;
-use airlock_access::{Binding, Identity, Principal, Role};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use airlock_access::Identity;
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use sha2::{Digest as _, Sha256};
-use std::time::{Duration, Instant};
 
-const REMEMBER: Duration = Duration::from_secs(300);
 pub const ADMIN_USER: &str = "admin";
-
-pub struct Authenticator {
-    admin_hash: String,
-    verified: quick_cache::sync::Cache<[u8; 32], Instant>,
-}
 
 /// Hashes a password with argon2id and a random salt (PHC string format).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -41,50 +31,7 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
-impl Authenticator {
-    /// `admin_hash` is a PHC string from [`hash_password`].
-    pub fn new(admin_hash: String) -> anyhow::Result<Self> {
-        PasswordHash::new(&admin_hash).map_err(|e| anyhow::anyhow!("bad admin hash: {e}"))?;
-        Ok(Authenticator {
-            admin_hash,
-            verified: quick_cache::sync::Cache::new(10_000),
-        })
-    }
-
-    /// Checks an `Authorization` header value.
-    pub async fn check(&self, authorization: &str) -> bool {
-        let key: [u8; 32] = Sha256::digest(authorization.as_bytes()).into();
-        if let Some(at) = self.verified.get(&key) {
-            if at.elapsed() < REMEMBER {
-                return true;
-            }
-        }
-        let Some((user, password)) = decode_basic(authorization) else {
-            return false;
-        };
-        if user != ADMIN_USER {
-            return false;
-        }
-        let hash = self.admin_hash.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|h| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &h)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .unwrap_or(false);
-        if ok {
-            self.verified.insert(key, Instant::now());
-        }
-        ok
-    }
-}
-
-fn decode_basic(value: &str) -> Option<(String, String)> {
+pub(crate) fn decode_basic(value: &str) -> Option<(String, String)> {
     let encoded = value
         .strip_prefix("Basic ")
         .or_else(|| value.strip_prefix("basic "))?;
@@ -108,25 +55,31 @@ pub struct Caller {
     /// Authenticated by a Bearer token: a missing right is answered with a 401
     /// challenge for the needed scope, so the client can fetch a new token.
     pub via_token: bool,
+    /// Policy requires this user to enrol a second factor before anything else: the
+    /// admin API lets them do only that, the registry API nothing.
+    pub must_enrol: bool,
 }
 
-/// The identity behind the admin password.
-pub fn admin_identity() -> Identity {
-    Identity {
-        name: ADMIN_USER.into(),
-        principals: vec![Principal::User(ADMIN_USER.into())],
-        ..Identity::default()
-    }
+/// Which door a request came through: the registry API (and `/token`) or the admin
+/// API. Sessions (password + second factor) open only the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    Registry,
+    Admin,
 }
 
-/// The bindings in force. Until roles can be managed, `admin` is admin everywhere.
-pub fn bindings() -> Vec<Binding> {
-    vec![Binding {
-        principal: Principal::User(ADMIN_USER.into()),
-        pattern: airlock_access::RepoPattern::everything(),
-        role: Role::Admin,
-    }]
+/// Why credentials did not get the caller in.
+#[derive(Debug, Clone, Copy)]
+pub enum Refused {
+    /// Wrong, unknown, disabled, expired or not allowed here. One message for all,
+    /// so nothing learns which.
+    Invalid,
+    LockedOut(LockedOut),
 }
+
+/// What a refused caller is told.
+pub const INVALID_CREDENTIALS: &str = "invalid credentials (accounts with two-factor \
+authentication use a personal access token with registry clients)";
 
 /// A password login refused because of earlier failures.
 #[derive(Debug, Clone, Copy)]
@@ -147,85 +100,104 @@ impl LockedOut {
     }
 }
 
-/// Who is calling, if the `Authorization` header proves anything. Password attempts
-/// are rate limited per client address and per user name.
+/// Who is calling, if the `Authorization` header proves it. Password attempts are
+/// rate limited per client address and per user name.
 pub async fn authenticate(
     state: &AppState,
     authorization: &str,
     client_ip: &str,
-) -> Result<Option<Caller>, LockedOut> {
-    if let Some((user, _)) = decode_basic(authorization) {
+    door: Door,
+) -> Result<Caller, Refused> {
+    let client = client_ip.parse().ok();
+    let caller = if let Some((user, _)) = decode_basic(authorization) {
         let user_key = format!("user:{}", user.chars().take(64).collect::<String>());
         let keys = [format!("ip:{client_ip}"), user_key.clone()];
         if let Some(retry_after) = state.limiter.locked(&keys) {
-            return Err(LockedOut { retry_after });
+            return Err(Refused::LockedOut(LockedOut { retry_after }));
         }
-        let caller = check_credentials(state, authorization, client_ip.parse().ok()).await;
+        let caller = check_credentials(state, authorization, client, door).await;
         match &caller {
             Some(_) => state.limiter.succeeded(&user_key),
             None => state.limiter.failed(&keys),
         }
-        return Ok(caller.map(|mut c| {
+        caller
+    } else {
+        check_credentials(state, authorization, client, door).await
+    };
+    caller
+        .map(|mut c| {
             c.client_ip = client_ip.to_owned();
             c
-        }));
+        })
+        .ok_or(Refused::Invalid)
+}
+
+fn caller(identity: Identity, via_token: bool) -> Caller {
+    Caller {
+        identity,
+        client_ip: String::new(),
+        via_token,
+        must_enrol: false,
     }
-    Ok(
-        check_credentials(state, authorization, client_ip.parse().ok())
-            .await
-            .map(|mut c| {
-                c.client_ip = client_ip.to_owned();
-                c
-            }),
-    )
 }
 
 async fn check_credentials(
     state: &AppState,
     authorization: &str,
     client: Option<std::net::IpAddr>,
+    door: Door,
 ) -> Option<Caller> {
     if let Some(token) = authorization
         .strip_prefix("Bearer ")
         .or_else(|| authorization.strip_prefix("bearer "))
     {
-        let claims = state.tokens.verify(token.trim()).ok()?;
-        // A JWT issued to a service token dies with it: revoked, disabled or expired
-        // tokens stop working within a second, whatever the JWT's own expiry.
-        if let Some(name) = claims.sub.strip_prefix("token:") {
-            if !state.accounts.still_usable(name, client).await {
-                return None;
+        let token = token.trim();
+        if door == Door::Admin {
+            if let Ok(user) = state.tokens.verify_session(token) {
+                if !state.directory.subject_usable(&user, client).await {
+                    return None;
+                }
+                let identity = state.directory.policy().await.user_identity(&user);
+                return Some(caller(identity, false));
             }
         }
-        return Some(Caller {
-            client_ip: String::new(),
-            identity: Identity {
-                name: claims.sub,
-                principals: Vec::new(),
-                grants: claims.access.iter().filter_map(|a| a.to_scope()).collect(),
-                limit: None,
-            },
-            via_token: true,
-        });
-    }
-    if let Some((user, password)) = decode_basic(authorization) {
-        if user != ADMIN_USER {
-            let identity = state.accounts.verify(&user, &password, client).await?;
-            return Some(Caller {
-                identity,
-                client_ip: String::new(),
-                via_token: false,
-            });
+        let claims = state.tokens.verify(token).ok()?;
+        // A JWT dies with what it was issued to: a revoked, disabled or expired
+        // service token, personal access token or user stops working within a
+        // second, whatever the JWT's own expiry.
+        let usable = match claims.sub.strip_prefix("token:") {
+            Some(name) => state.accounts.still_usable(name, client).await,
+            None => state.directory.subject_usable(&claims.sub, client).await,
+        };
+        if !usable {
+            return None;
         }
+        let identity = Identity {
+            name: claims.sub,
+            principals: Vec::new(),
+            grants: claims.access.iter().filter_map(|a| a.to_scope()).collect(),
+            limit: None,
+        };
+        return Some(caller(identity, true));
     }
-    if state.auth.check(authorization).await {
-        return Some(Caller {
-            identity: admin_identity(),
-            client_ip: String::new(),
-            via_token: false,
-        });
+    let (user, password) = decode_basic(authorization)?;
+    if password.starts_with(PAT_PREFIX) {
+        let identity = state.directory.pat_login(&user, &password, client).await?;
+        return Some(caller(identity, false));
     }
-    None
+    if let Some(identity) = state.accounts.verify(&user, &password, client).await {
+        return Some(caller(identity, false));
+    }
+    match state.directory.password_login(&user, &password).await {
+        PasswordLogin::Ok(identity) => Some(caller(identity, false)),
+        PasswordLogin::MustEnrol(identity) if door == Door::Admin => Some(Caller {
+            must_enrol: true,
+            ..caller(identity, false)
+        }),
+        PasswordLogin::MustEnrol(_)
+        | PasswordLogin::SecondFactorRequired
+        | PasswordLogin::Refused => None,
+    }
 }
 
 /// `WWW-Authenticate` for the token flow, naming the scope the request needs.
@@ -257,18 +229,36 @@ pub fn challenge(
     c
 }
 
-/// Middleware: establishes the caller or answers 401 with a token challenge.
-pub async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Middleware for the registry API: establishes the caller or answers 401 with a
+/// token challenge.
+pub async fn require_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    gate(state, req, next, Door::Registry).await
+}
+
+/// Middleware for the admin API: the same, plus login sessions.
+pub async fn require_admin_auth(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    gate(state, req, next, Door::Admin).await
+}
+
+async fn gate(state: AppState, mut req: Request, next: Next, door: Door) -> Response {
     let client_ip = client_ip(&req);
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let caller = match &presented {
-        Some(value) => match authenticate(&state, value, &client_ip).await {
-            Ok(c) => c,
-            Err(locked) => {
+    let refused = match &presented {
+        None => None,
+        Some(value) => match authenticate(&state, value, &client_ip, door).await {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller);
+                return next.run(req).await;
+            }
+            Err(Refused::LockedOut(locked)) => {
                 state
                     .audit
                     .record(
@@ -282,46 +272,43 @@ pub async fn require_auth(State(state): State<AppState>, mut req: Request, next:
                     .await;
                 return locked.response();
             }
+            Err(Refused::Invalid) => Some(value),
         },
-        None => None,
     };
-    match caller {
-        Some(caller) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
-        }
-        None => {
-            if let Some(value) = &presented {
-                // Credentials that did not check out are evidence; a request without
-                // any is just the start of the token flow.
-                let who = decode_basic(value)
-                    .map(|(user, _)| user.chars().take(64).collect::<String>())
-                    .unwrap_or_else(|| "bearer token".into());
-                state
-                    .audit
-                    .record(
-                        &who,
-                        &client_ip,
-                        "authenticate",
-                        req.uri().path(),
-                        false,
-                        "invalid credentials",
-                    )
-                    .await;
-            }
-            let scope = crate::distribution::challenge_scope(req.method(), req.uri().path());
-            ApiError::new(
-                axum::http::StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "authentication required",
+    if let Some(value) = refused {
+        // Credentials that did not check out are evidence; a request without any
+        // is just the start of the token flow.
+        let who = decode_basic(value)
+            .map(|(user, _)| user.chars().take(64).collect::<String>())
+            .unwrap_or_else(|| "bearer token".into());
+        state
+            .audit
+            .record(
+                &who,
+                &client_ip,
+                "authenticate",
+                req.uri().path(),
+                false,
+                "invalid credentials",
             )
-            .with_header(
-                header::WWW_AUTHENTICATE,
-                challenge(&state, req.headers(), scope.as_deref(), false),
-            )
-            .into_response()
-        }
+            .await;
     }
+    let message = if refused.is_some() {
+        INVALID_CREDENTIALS
+    } else {
+        "authentication required"
+    };
+    let scope = crate::distribution::challenge_scope(req.method(), req.uri().path());
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        message,
+    )
+    .with_header(
+        header::WWW_AUTHENTICATE,
+        challenge(&state, req.headers(), scope.as_deref(), false),
+    )
+    .into_response()
 }
 
 /// The client's address as the network rules established it.
@@ -336,20 +323,21 @@ pub fn client_ip(req: &Request) -> String {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn checks_basic_credentials() {
-        let auth = Authenticator::new(hash_password("s3cret").unwrap()).unwrap();
-        let basic = |u: &str, p: &str| {
+    #[test]
+    fn decodes_basic_credentials() {
+        let basic = |raw: &str| {
             format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                base64::engine::general_purpose::STANDARD.encode(raw)
             )
         };
-        assert!(auth.check(&basic("admin", "s3cret")).await);
-        assert!(auth.check(&basic("admin", "s3cret")).await); // remembered
-        assert!(!auth.check(&basic("admin", "wrong")).await);
-        assert!(!auth.check(&basic("root", "s3cret")).await);
-        assert!(!auth.check("Bearer abc").await);
-        assert!(!auth.check("Basic !!!").await);
+        assert_eq!(
+            decode_basic(&basic("admin:s3:cret")),
+            Some(("admin".into(), "s3:cret".into()))
+        );
+        assert_eq!(decode_basic(&basic("nocolon")), None);
+        assert_eq!(decode_basic("Bearer abc"), None);
+        assert_eq!(decode_basic("Basic !!!"), None);
+        assert_eq!(decode_basic(&format!("Basic {}", "A".repeat(5000))), None);
     }
 }

@@ -1,11 +1,12 @@
 //! Dispatch of `/v2/<path>` requests to handlers, by parsed endpoint and method.
 
 use crate::auth::{self, Caller};
+use crate::directory::Policy;
 use crate::error::ApiError;
 use crate::handlers::{blobs, listing, manifests, uploads};
 use crate::route::{self, Endpoint, RouteError};
 use crate::AppState;
-use airlock_access::{authorize, Action, ActionSet, Target};
+use airlock_access::{authorize, Action, ActionSet, Identity, Target};
 use airlock_oci::RepositoryName;
 use axum::body::Body;
 use axum::extract::{Extension, Path, RawQuery, State};
@@ -63,8 +64,40 @@ pub(crate) fn challenge_scope(method: &Method, path: &str) -> Option<String> {
     need(&route::parse(rest).ok()?, method).map(|n| n.scope())
 }
 
-fn decide(caller: &Caller, action: Action, target: Target<'_>) -> airlock_access::Decision {
-    authorize(&caller.identity, &auth::bindings(), action, target)
+fn decide(
+    policy: &Policy,
+    caller: &Caller,
+    action: Action,
+    target: Target<'_>,
+) -> airlock_access::Decision {
+    authorize(&caller.identity, &policy.bindings, action, target)
+}
+
+/// Whether `identity` may see that `repo` exists (catalog filtering).
+fn visible(policy: &Policy, identity: &Identity, repo: &str) -> bool {
+    RepositoryName::parse(repo).is_ok_and(|r| {
+        [Action::List, Action::Pull]
+            .into_iter()
+            .any(|a| authorize(identity, &policy.bindings, a, Target::Repository(&r)).allowed)
+    })
+}
+
+/// Whose rights filter the catalog: a Bearer token carries only the scopes it was
+/// issued for, so its subject's own rights are looked up.
+async fn catalog_identity(state: &AppState, caller: &Caller) -> Option<Identity> {
+    if !caller.via_token {
+        return Some(caller.identity.clone());
+    }
+    let sub = &caller.identity.name;
+    match sub.strip_prefix("token:") {
+        Some(name) => state.accounts.identity(name).await,
+        None => {
+            state
+                .directory
+                .subject_identity(sub, caller.client_ip.parse().ok())
+                .await
+        }
+    }
 }
 
 /// Decides a request, records the decision in the audit log, and refuses what the
@@ -72,6 +105,7 @@ fn decide(caller: &Caller, action: Action, target: Target<'_>) -> airlock_access
 /// fetches a better token), a password holder is denied.
 async fn check(
     state: &AppState,
+    policy: &Policy,
     caller: &Caller,
     need: &Need,
     method: &Method,
@@ -79,13 +113,16 @@ async fn check(
 ) -> Result<(), ApiError> {
     let (decisions, resource): (Vec<(Action, airlock_access::Decision)>, String) = match need {
         Need::Catalog => (
-            vec![(Action::List, decide(caller, Action::List, Target::Registry))],
+            vec![(
+                Action::List,
+                decide(policy, caller, Action::List, Target::Registry),
+            )],
             "registry:catalog".into(),
         ),
         Need::Repository(name, actions) => (
             actions
                 .iter()
-                .map(|a| (a, decide(caller, a, Target::Repository(name))))
+                .map(|a| (a, decide(policy, caller, a, Target::Repository(name))))
                 .collect(),
             format!("repository:{name}"),
         ),
@@ -108,9 +145,13 @@ async fn check(
         return Ok(());
     }
     if caller.via_token {
+        // RFC 6750's answer to a token without the needed scope: 403 with a challenge
+        // naming the scope, so a client can fetch a better token and retry (oras
+        // does exactly that; docker, podman, skopeo and containerd ask for the scope
+        // they need up front).
         Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
+            StatusCode::FORBIDDEN,
+            "DENIED",
             "the token does not grant this access",
         )
         .with_header(
@@ -123,6 +164,63 @@ async fn check(
             "DENIED",
             "requested access to the resource is denied",
         ))
+    }
+}
+
+/// `GET /v2/_catalog`: everyone sees the repositories they may list or pull, and
+/// nothing tells them whether others exist. A Bearer token must carry the catalog
+/// scope; what it lists is then filtered by its subject's own rights.
+async fn catalog(
+    state: &AppState,
+    policy: &Policy,
+    caller: &Caller,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Response {
+    let has_scope = caller
+        .identity
+        .grants
+        .iter()
+        .any(|s| s.resource == airlock_access::Resource::Catalog);
+    if caller.via_token && !has_scope {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "DENIED",
+            "the token does not grant this access",
+        )
+        .with_header(
+            axum::http::header::WWW_AUTHENTICATE,
+            auth::challenge(state, headers, Some(&Need::Catalog.scope()), true),
+        )
+        .into_response();
+    }
+    let identity = catalog_identity(state, caller).await;
+    let sees_all = identity
+        .as_ref()
+        .is_some_and(|i| authorize(i, &policy.bindings, Action::List, Target::Registry).allowed);
+    let reason = if sees_all {
+        "lists every repository"
+    } else {
+        "lists the repositories it may see"
+    };
+    state
+        .audit
+        .record(
+            &caller.identity.name,
+            &caller.client_ip,
+            "list (GET)",
+            "registry:catalog",
+            true,
+            reason,
+        )
+        .await;
+    let result = listing::catalog(&state.registry, query, |repo| {
+        sees_all || identity.as_ref().is_some_and(|i| visible(policy, i, repo))
+    })
+    .await;
+    match result {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -144,8 +242,12 @@ pub async fn dispatch(
         Ok(e) => e,
         Err(e) => return route_error(e).into_response(),
     };
+    let policy = state.directory.policy().await;
+    if matches!(endpoint, Endpoint::Catalog) {
+        return catalog(&state, &policy, &caller, &query, &headers).await;
+    }
     if let Some(need) = need(&endpoint, &method) {
-        if let Err(e) = check(&state, &caller, &need, &method, &headers).await {
+        if let Err(e) = check(&state, &policy, &caller, &need, &method, &headers).await {
             return e.into_response();
         }
     }
@@ -153,14 +255,13 @@ pub async fn dispatch(
     if let (Endpoint::StartUpload(_), Some(from)) = (&endpoint, query.get("from")) {
         // Mounting reads `from`: without the right to pull it, a normal upload.
         let readable = RepositoryName::parse(from)
-            .is_ok_and(|f| decide(&caller, Action::Pull, Target::Repository(&f)).allowed);
+            .is_ok_and(|f| decide(&policy, &caller, Action::Pull, Target::Repository(&f)).allowed);
         if !readable {
             query.remove("mount");
         }
     }
     let r = &state.registry;
     let result = match (endpoint, method) {
-        (Endpoint::Catalog, Method::GET) => listing::catalog(r, &query).await,
         (Endpoint::Tags(name), Method::GET) => listing::tags(r, &name, &query).await,
         (Endpoint::Referrers(name, d), Method::GET) => {
             listing::referrers(r, &name, &d, &query).await

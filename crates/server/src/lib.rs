@@ -6,6 +6,7 @@ pub mod accounts;
 mod api;
 pub mod audit;
 pub mod auth;
+pub mod directory;
 mod distribution;
 pub mod error;
 mod handlers;
@@ -13,6 +14,8 @@ pub mod limiter;
 pub mod network;
 pub mod range;
 pub mod route;
+pub mod second_factor;
+pub mod secrets;
 pub mod token;
 mod token_endpoint;
 
@@ -25,18 +28,18 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{hash_password, Authenticator};
+pub use auth::hash_password;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Registry,
-    pub auth: Arc<Authenticator>,
+    pub directory: Arc<directory::Directory>,
     pub tokens: Arc<token::TokenService>,
     pub accounts: Arc<accounts::Accounts>,
     pub audit: audit::AuditLog,
     pub limiter: Arc<limiter::LoginLimiter>,
-    pub network: Arc<network::NetworkRules>,
+    pub network: Arc<network::Firewall>,
     /// `http` or `https`: how clients reach us, for the token realm.
     pub scheme: &'static str,
     /// The token endpoint's public URL when it cannot be derived from `Host`.
@@ -64,13 +67,7 @@ pub fn router(state: AppState) -> Router {
             "/token",
             get(token_endpoint::get).post(token_endpoint::post),
         )
-        .nest(
-            "/api/v1",
-            api::routes().layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_auth,
-            )),
-        )
+        .nest("/api/v1", api::routes(state.clone()))
         .merge(v2)
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(

@@ -6,6 +6,7 @@
 //! first untrusted address is the client. A forwarded header from anyone else is
 //! ignored, so it cannot be used to slip past the rules or the login limits.
 
+use crate::directory::Directory;
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 /// Most `X-Forwarded-For` entries looked at.
 const MAX_FORWARDED: usize = 32;
@@ -91,6 +93,77 @@ impl NetworkRules {
     }
 }
 
+/// Where the rules in force come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleSource {
+    /// The `[network]` section of the configuration (or the defaults).
+    Config,
+    /// Set at run time through the admin API (`airlock network …`); replaces the
+    /// configuration's rules until reset.
+    Stored,
+}
+
+/// The setting runtime rules are kept under.
+pub const SETTING: &str = "network_rules";
+const FRESHNESS: std::time::Duration = std::time::Duration::from_secs(1);
+
+type Current = (Arc<NetworkRules>, RuleSource, std::time::Instant);
+
+/// The rules in force: the configuration's, unless rules were stored at run time.
+/// Stored rules are re-read at most a second old, so a change reaches every server
+/// sharing the database within a second.
+pub struct Firewall {
+    config: Arc<NetworkRules>,
+    current: Mutex<Option<Current>>,
+}
+
+impl Firewall {
+    pub fn new(config: NetworkRules) -> Firewall {
+        Firewall {
+            config: Arc::new(config),
+            current: Mutex::new(None),
+        }
+    }
+
+    pub async fn rules(&self, directory: &Directory) -> (Arc<NetworkRules>, RuleSource) {
+        if let Some((r, src, at)) = self.current.lock().expect("firewall lock").as_ref() {
+            if at.elapsed() < FRESHNESS {
+                return (r.clone(), *src);
+            }
+        }
+        let (rules, src) = match directory.setting(SETTING).await {
+            Ok(Some(json)) => match serde_json::from_str::<NetworkRules>(&json) {
+                Ok(r) => (Arc::new(r), RuleSource::Stored),
+                Err(e) => {
+                    tracing::error!(error = %e, "stored network rules do not parse; using the configuration's");
+                    (self.config.clone(), RuleSource::Config)
+                }
+            },
+            Ok(None) => (self.config.clone(), RuleSource::Config),
+            Err(e) => {
+                tracing::error!(error = ?e, "reading stored network rules; using the configuration's");
+                (self.config.clone(), RuleSource::Config)
+            }
+        };
+        *self.current.lock().expect("firewall lock") =
+            Some((rules.clone(), src, std::time::Instant::now()));
+        (rules, src)
+    }
+
+    /// Stores rules that replace the configuration's (`None`: back to the configuration).
+    pub async fn store(
+        &self,
+        directory: &Directory,
+        rules: Option<&NetworkRules>,
+    ) -> anyhow::Result<()> {
+        let json = rules.map(serde_json::to_string).transpose()?;
+        directory.set_setting(SETTING, json.as_deref()).await?;
+        *self.current.lock().expect("firewall lock") = None;
+        Ok(())
+    }
+}
+
 /// Middleware (outermost): works out the client address and refuses addresses the
 /// rules deny with `403 DENIED`.
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -103,8 +176,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    let client = state.network.client(peer, forwarded);
-    if !state.network.allows(client) {
+    let (rules, _) = state.network.rules(&state.directory).await;
+    let client = rules.client(peer, forwarded);
+    if !rules.allows(client) {
         tracing::info!(%client, %peer, "refused by network rules");
         state
             .audit

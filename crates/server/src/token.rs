@@ -21,6 +21,9 @@ pub const REFRESH_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 5;
 const REFRESH_TYPE: &str = "refresh";
+/// Lifetime of an admin API session (`POST /api/v1/login`).
+pub const SESSION_TTL_SECS: u64 = 12 * 3600;
+const SESSION_TYPE: &str = "session";
 
 /// One entry of the `access` claim, as Docker's token spec writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +204,21 @@ impl TokenService {
         Ok(claims)
     }
 
+    /// A login session for the admin API: proves a user logged in with their password
+    /// and, where they have one, their second factor. Grants no registry access.
+    pub fn issue_session(&self, user: &str) -> anyhow::Result<String> {
+        self.sign(&self.claims(user, Vec::new(), SESSION_TTL_SECS, Some(SESSION_TYPE)))
+    }
+
+    /// Verifies a session token and returns its user.
+    pub fn verify_session(&self, token: &str) -> Result<String, TokenError> {
+        let claims = self.decode(token)?;
+        if claims.typ.as_deref() != Some(SESSION_TYPE) {
+            return Err(TokenError::Invalid("not a session token".into()));
+        }
+        Ok(claims.sub)
+    }
+
     /// Verifies a refresh token and returns its subject.
     pub fn verify_refresh(&self, token: &str) -> Result<String, TokenError> {
         let claims = self.decode(token)?;
@@ -248,6 +266,12 @@ mod tests {
             s.verify(&refresh).is_err(),
             "a refresh token grants no access"
         );
+        let session = s.issue_session("alice").unwrap();
+        assert_eq!(s.verify_session(&session).unwrap(), "alice");
+        assert!(s.verify(&session).is_err(), "a session is no access token");
+        assert!(s.verify_refresh(&session).is_err());
+        assert!(s.verify_session(&refresh).is_err());
+        assert!(s.verify_session(&jwt).is_err());
     }
 
     #[test]

@@ -10,12 +10,12 @@
 //! caller: the intersection of what was asked and what is allowed. Anonymous callers
 //! get nothing: there is no anonymous access.
 
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, Door, Refused};
 use crate::error::ApiError;
 use crate::network::ClientIp;
 use crate::token::ACCESS_TTL_SECS;
 use crate::AppState;
-use airlock_access::{authorize, Action, ActionSet, Identity, Resource, Scope, Target};
+use airlock_access::{authorize, Action, ActionSet, Binding, Identity, Resource, Scope, Target};
 use airlock_oci::RepositoryName;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -57,25 +57,20 @@ fn requested_scopes<'a>(values: impl Iterator<Item = &'a str>) -> Result<Vec<Sco
 }
 
 /// What of each requested scope the identity may have. A request for a pattern is
-/// granted nothing: tokens are issued for named repositories.
-fn grant(identity: &Identity, requested: &[Scope]) -> Vec<Scope> {
-    let bindings = auth::bindings();
+/// granted nothing: tokens are issued for named repositories. The catalog scope is
+/// granted to everyone, since the catalog is filtered by the caller's rights.
+fn grant(identity: &Identity, bindings: &[Binding], requested: &[Scope]) -> Vec<Scope> {
     let mut granted = Vec::new();
     for scope in requested {
         let actions: ActionSet = match &scope.resource {
-            Resource::Catalog => {
-                if authorize(identity, &bindings, Action::List, Target::Registry).allowed {
-                    Action::List.into_set()
-                } else {
-                    ActionSet::EMPTY
-                }
-            }
+            // Everyone may ask for the catalog: it lists only what they may see.
+            Resource::Catalog => Action::List.into_set(),
             Resource::Repository(p) => match RepositoryName::parse(p.as_str()) {
                 Ok(repo) => scope
                     .actions
                     .iter()
                     .filter(|a| {
-                        authorize(identity, &bindings, *a, Target::Repository(&repo)).allowed
+                        authorize(identity, bindings, *a, Target::Repository(&repo)).allowed
                     })
                     .collect(),
                 Err(_) => ActionSet::EMPTY,
@@ -109,7 +104,8 @@ async fn issue(
     requested: &[Scope],
     refresh: bool,
 ) -> Response {
-    let granted = grant(identity, requested);
+    let policy = state.directory.policy().await;
+    let granted = grant(identity, &policy.bindings, requested);
     let shown = |v: &[Scope]| {
         v.iter()
             .map(|s| s.to_string())
@@ -156,21 +152,44 @@ async fn issue(
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
+/// The caller behind Basic credentials; the answer to give otherwise.
 async fn basic_caller(
     state: &AppState,
     headers: &HeaderMap,
     client_ip: &str,
-) -> Result<Option<Caller>, auth::LockedOut> {
+) -> Result<Caller, Response> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("Basic ") || v.starts_with("basic "))
     else {
-        return Ok(None);
+        return Err(unauthorized("credentials required"));
     };
-    if !value.starts_with("Basic ") && !value.starts_with("basic ") {
-        return Ok(None);
+    login(state, value, client_ip).await
+}
+
+async fn login(state: &AppState, basic: &str, client_ip: &str) -> Result<Caller, Response> {
+    match auth::authenticate(state, basic, client_ip, Door::Registry).await {
+        Ok(c) => Ok(c),
+        Err(Refused::LockedOut(locked)) => Err(locked.response()),
+        Err(Refused::Invalid) => {
+            let who = auth::decode_basic(basic)
+                .map(|(u, _)| u.chars().take(64).collect::<String>())
+                .unwrap_or_default();
+            state
+                .audit
+                .record(
+                    &who,
+                    client_ip,
+                    "authenticate",
+                    "/token",
+                    false,
+                    "invalid credentials",
+                )
+                .await;
+            Err(unauthorized(auth::INVALID_CREDENTIALS))
+        }
     }
-    auth::authenticate(state, value, client_ip).await
 }
 
 /// `GET /token`
@@ -201,9 +220,8 @@ pub async fn get(
         Err(e) => return bad_request(e),
     };
     let caller = match basic_caller(&state, &headers, &peer.to_string()).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return unauthorized("credentials required"),
-        Err(locked) => return locked.response(),
+        Ok(c) => c,
+        Err(r) => return r,
     };
     let offline = pairs
         .iter()
@@ -254,27 +272,26 @@ pub async fn post(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             );
-            match auth::authenticate(&state, &basic, &peer.to_string()).await {
-                Ok(Some(c)) => c.identity,
-                Ok(None) => return unauthorized("invalid credentials"),
-                Err(locked) => return locked.response(),
+            match login(&state, &basic, &peer.to_string()).await {
+                Ok(c) => c.identity,
+                Err(r) => return r,
             }
         }
         "refresh_token" => {
             let Some(token) = &form.refresh_token else {
                 return bad_request("refresh_token is required");
             };
-            match state.tokens.verify_refresh(token) {
-                // The subject must still be an identity we know.
-                Ok(sub) if sub == auth::ADMIN_USER => auth::admin_identity(),
+            // The subject must still be an identity that works.
+            let identity = match state.tokens.verify_refresh(token) {
                 Ok(sub) => match sub.strip_prefix("token:") {
-                    Some(name) => match state.accounts.identity(name).await {
-                        Some(identity) => identity,
-                        None => return unauthorized("invalid refresh token"),
-                    },
-                    None => return unauthorized("invalid refresh token"),
+                    Some(name) => state.accounts.identity(name).await,
+                    None => state.directory.subject_identity(&sub, Some(peer)).await,
                 },
-                Err(_) => return unauthorized("invalid refresh token"),
+                Err(_) => None,
+            };
+            match identity {
+                Some(identity) => identity,
+                None => return unauthorized("invalid refresh token"),
             }
         }
         other => return bad_request(format!("unsupported grant_type {other:?}")),

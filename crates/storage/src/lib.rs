@@ -9,13 +9,18 @@
 pub mod access;
 pub mod audit;
 pub mod blob;
+pub mod directory;
 pub mod fs;
 pub mod meta;
 pub mod sqlite;
+mod sqlite_directory;
 
 pub use access::{AccessStore, ServiceTokenRecord};
 pub use audit::{verify_chain, AuditEntry, AuditRecord, AuditStore};
 pub use blob::{BlobStore, ByteStream, CommitError, UploadId};
+pub use directory::{
+    BindingRecord, DirectoryStore, GroupRecord, PatRecord, RoleRecord, TotpUpdate, UserRecord,
+};
 pub use fs::FsBlobStore;
 pub use meta::{
     ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal, UploadRecord,

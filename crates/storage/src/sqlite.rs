@@ -22,8 +22,8 @@ use std::path::Path;
 use std::time::Duration;
 
 pub struct SqliteMetaStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
 }
 
 fn digest(s: String) -> Result<Digest> {
@@ -57,7 +57,7 @@ impl SqliteMetaStore {
         Ok(SqliteMetaStore { writer, reader })
     }
 
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }

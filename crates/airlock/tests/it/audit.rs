@@ -45,7 +45,7 @@ async fn decisions_are_recorded_and_tampering_detected() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let (ok, out) = s.cli(&["audit", "verify"]);

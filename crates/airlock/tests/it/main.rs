@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod conformance;
 mod crash;
+mod directory;
 mod gc;
 mod service_tokens;
 mod token_auth;

@@ -140,7 +140,7 @@ async fn scoped_tokens_and_revocation() {
             .await
             .unwrap()
             .status(),
-        StatusCode::UNAUTHORIZED
+        StatusCode::FORBIDDEN
     );
 
     // Rotation: slot 2 works beside slot 1.

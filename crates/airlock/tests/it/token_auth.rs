@@ -100,7 +100,7 @@ async fn challenge_token_and_scoped_access() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let c = header(&resp, "www-authenticate");
     assert!(
         c.contains(r#"error="insufficient_scope""#) && c.contains("pull,push"),
@@ -110,17 +110,17 @@ async fn challenge_token_and_scoped_access() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = bearer(&s, Method::GET, "/v2/tok/other/tags/list", &pull)
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let resp = bearer(&s, Method::GET, "/v2/_catalog", &pull)
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
     // A push token pushes; catalog needs its own scope.
     let push = token(&s, &["repository:tok/new:pull,push", "registry:catalog:*"]).await;

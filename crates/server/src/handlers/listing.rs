@@ -70,16 +70,33 @@ pub async fn tags(registry: &Registry, name: &RepositoryName, query: &Query) -> 
     Ok(resp)
 }
 
-pub async fn catalog(registry: &Registry, query: &Query) -> HandlerResult {
+/// Repositories looked at per store query while filtering the catalog.
+const CATALOG_BATCH: u32 = 500;
+
+/// The catalog, showing only repositories `visible` says the caller may see; pages
+/// are filled from as many store reads as it takes.
+pub async fn catalog(
+    registry: &Registry,
+    query: &Query,
+    visible: impl Fn(&str) -> bool,
+) -> HandlerResult {
     let (n, last) = pagination(query)?;
     let limit = n
         .unwrap_or(registry.limits().max_page)
         .min(registry.limits().max_page);
-    let repos = if limit == 0 {
-        Vec::new()
-    } else {
-        registry.catalog(last, Some(limit + 1)).await?
-    };
+    let mut repos = Vec::new();
+    let mut cursor = last.map(str::to_owned);
+    while limit > 0 && repos.len() <= limit as usize {
+        let batch = registry
+            .catalog(cursor.as_deref(), Some(CATALOG_BATCH.max(limit + 1)))
+            .await?;
+        let exhausted = batch.len() < CATALOG_BATCH.max(limit + 1) as usize;
+        cursor = batch.last().cloned();
+        repos.extend(batch.into_iter().filter(|r| visible(r)));
+        if exhausted {
+            break;
+        }
+    }
     Ok(page(
         repos,
         limit,

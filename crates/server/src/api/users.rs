@@ -1,0 +1,380 @@
+//! `/api/v1/users`: users, their passwords, second factor and personal access tokens.
+
+use super::{change, created, done, not_admin, not_self_or_admin, Who};
+use crate::auth::Caller;
+use crate::directory::DirectoryError;
+use crate::AppState;
+use airlock_storage::{PatRecord, UserRecord};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list).post(create))
+        .route("/users/{name}", get(show).patch(update).delete(delete))
+        .route("/users/{name}/password", put(set_password))
+        .route("/users/{name}/totp", post(enrol_totp).delete(remove_totp))
+        .route("/users/{name}/totp/confirm", post(confirm_totp))
+        .route("/users/{name}/pats", get(list_pats).post(create_pat))
+        .route(
+            "/users/{name}/pats/{id}",
+            patch(update_pat).delete(delete_pat),
+        )
+}
+
+fn user_json(u: &UserRecord) -> serde_json::Value {
+    json!({
+        "name": u.name,
+        "enabled": u.enabled,
+        "created_at": u.created_at,
+        "two_factor": u.totp_confirmed,
+        "recovery_codes_left": if u.totp_confirmed { Some(u.recovery_codes.len()) } else { None },
+    })
+}
+
+fn pat_json(p: &PatRecord) -> serde_json::Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "scopes": p.scopes.split(' ').collect::<Vec<_>>(),
+        "expires_at": p.expires_at,
+        "enabled": p.enabled,
+        "allowed_cidrs": p.allowed_cidrs.as_ref().map(|c| c.split(' ').collect::<Vec<_>>()),
+        "created_at": p.created_at,
+        "last_used_at": p.last_used_at,
+    })
+}
+
+async fn list(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Response {
+    if let Some(r) = not_admin(&state, &caller).await {
+        return r;
+    }
+    match state.directory.users().await {
+        Ok(users) => Json(json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() }))
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    name: String,
+    /// Generated (and shown once) when absent.
+    password: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Json(req): Json<NewUser>,
+) -> Response {
+    let run = async {
+        if state.accounts.exists(&req.name).await {
+            return Err(DirectoryError::Exists(format!(
+                "service token {:?}",
+                req.name
+            )));
+        }
+        (state.directory)
+            .create_user(&req.name, req.password.as_deref())
+            .await
+    };
+    let target = format!("user:{}", req.name);
+    change(
+        &state,
+        &caller,
+        Who::Admin,
+        "user create",
+        &target,
+        run,
+        created,
+    )
+    .await
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    if let Some(r) = not_self_or_admin(&state, &caller, &name).await {
+        return r;
+    }
+    match state.directory.user(&name).await {
+        Ok(u) => Json(user_json(&u)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    enabled: bool,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Json(req): Json<UserUpdate>,
+) -> Response {
+    let what = if req.enabled {
+        "user enable"
+    } else {
+        "user disable"
+    };
+    let run = async {
+        if !req.enabled && caller.identity.name == name {
+            return Err(DirectoryError::Invalid(
+                "you cannot disable yourself".into(),
+            ));
+        }
+        state.directory.set_user_enabled(&name, req.enabled).await
+    };
+    change(
+        &state,
+        &caller,
+        Who::Admin,
+        what,
+        &format!("user:{name}"),
+        run,
+        done,
+    )
+    .await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    let run = async {
+        if caller.identity.name == name {
+            return Err(DirectoryError::Invalid("you cannot delete yourself".into()));
+        }
+        state.directory.delete_user(&name).await
+    };
+    change(
+        &state,
+        &caller,
+        Who::Admin,
+        "user delete",
+        &format!("user:{name}"),
+        run,
+        done,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+    /// Required when changing one's own password.
+    current_password: Option<String>,
+}
+
+async fn set_password(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Json(req): Json<NewPassword>,
+) -> Response {
+    let run = async {
+        if caller.identity.name == name {
+            let current = req.current_password.as_deref().unwrap_or("");
+            if !state.directory.password_matches(&name, current).await {
+                return Err(DirectoryError::Invalid(
+                    "the current password is wrong".into(),
+                ));
+            }
+        }
+        state.directory.set_password(&name, &req.password).await
+    };
+    let target = format!("user:{name}");
+    change(
+        &state,
+        &caller,
+        Who::SelfOrAdmin(&name),
+        "user set password",
+        &target,
+        run,
+        done,
+    )
+    .await
+}
+
+/// Starts enrolment: only the user themself, since the secret is shown in the answer.
+async fn enrol_totp(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    let run = state.directory.enrol_totp(&name);
+    let target = format!("user:{name}");
+    change(
+        &state,
+        &caller,
+        Who::Themself(&name),
+        "2fa enrol",
+        &target,
+        run,
+        |e| ([(axum::http::header::CACHE_CONTROL, "no-store")], Json(e)).into_response(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Code {
+    code: String,
+}
+
+async fn confirm_totp(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Json(req): Json<Code>,
+) -> Response {
+    let run = state.directory.confirm_totp(&name, &req.code);
+    let target = format!("user:{name}");
+    change(
+        &state,
+        &caller,
+        Who::Themself(&name),
+        "2fa confirm",
+        &target,
+        run,
+        done,
+    )
+    .await
+}
+
+/// Removes the second factor: administrators (a user who lost their device), or
+/// the user themself, logged in with it.
+async fn remove_totp(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    let run = state.directory.remove_totp(&name);
+    let target = format!("user:{name}");
+    change(
+        &state,
+        &caller,
+        Who::SelfOrAdmin(&name),
+        "2fa remove",
+        &target,
+        run,
+        done,
+    )
+    .await
+}
+
+async fn list_pats(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Response {
+    if let Some(r) = not_self_or_admin(&state, &caller, &name).await {
+        return r;
+    }
+    match state.directory.pats(&name).await {
+        Ok(p) => {
+            Json(json!({ "tokens": p.iter().map(pat_json).collect::<Vec<_>>() })).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPat {
+    name: String,
+    scopes: Vec<String>,
+    expires_in_secs: Option<i64>,
+    allowed_cidrs: Option<Vec<String>>,
+}
+
+async fn create_pat(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Json(req): Json<NewPat>,
+) -> Response {
+    let run = state.directory.create_pat(
+        &name,
+        &req.name,
+        &req.scopes,
+        req.expires_in_secs,
+        req.allowed_cidrs.as_deref(),
+    );
+    let target = format!("user:{name} token {}", req.name);
+    let who = Who::SelfOrAdmin(&name);
+    change(
+        &state,
+        &caller,
+        who,
+        "personal token create",
+        &target,
+        run,
+        created,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatUpdate {
+    enabled: bool,
+}
+
+async fn update_pat(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, id)): Path<(String, String)>,
+    Json(req): Json<PatUpdate>,
+) -> Response {
+    let what = if req.enabled {
+        "personal token enable"
+    } else {
+        "personal token disable"
+    };
+    let run = state.directory.set_pat_enabled(&name, &id, req.enabled);
+    let target = format!("user:{name} token {id}");
+    change(
+        &state,
+        &caller,
+        Who::SelfOrAdmin(&name),
+        what,
+        &target,
+        run,
+        done,
+    )
+    .await
+}
+
+async fn delete_pat(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
+    let run = state.directory.delete_pat(&name, &id);
+    let target = format!("user:{name} token {id}");
+    let who = Who::SelfOrAdmin(&name);
+    change(
+        &state,
+        &caller,
+        who,
+        "personal token delete",
+        &target,
+        run,
+        done,
+    )
+    .await
+}
