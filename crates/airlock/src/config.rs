@@ -14,6 +14,7 @@ const ENV_KEYS: &[&str] = &[
     "data_dir",
     "tls_cert",
     "tls_key",
+    "tls_client_ca",
     "max_blob_bytes",
     "upload_expiry_secs",
     "gc_interval_secs",
@@ -31,6 +32,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates: TLS clients may present a certificate signed by one;
+    /// its subject common name (a user or service token) is their identity.
+    pub tls_client_ca: Option<PathBuf>,
     pub max_blob_bytes: u64,
     pub upload_expiry_secs: i64,
     /// Run garbage collection in the background this often; 0 disables it.
@@ -57,6 +61,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./airlock-data"),
             tls_cert: None,
             tls_key: None,
+            tls_client_ca: None,
             max_blob_bytes: limits.max_blob_bytes,
             upload_expiry_secs: limits.upload_expiry_secs,
             gc_interval_secs: 0,
@@ -79,6 +84,8 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Config {
@@ -97,6 +104,11 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         if config.tls_cert.is_some() != config.tls_key.is_some() {
             anyhow::bail!("invalid configuration: tls_cert and tls_key must be given together");
+        }
+        if config.tls_client_ca.is_some() && config.tls_cert.is_none() {
+            anyhow::bail!(
+                "invalid configuration: tls_client_ca needs tls_cert and tls_key (HTTPS)"
+            );
         }
         Ok(config)
     }

@@ -3,6 +3,7 @@
 mod admin_client;
 mod config;
 mod serve;
+mod tls;
 
 use clap::{Parser, Subcommand};
 use config::{parse_duration, Config, Overrides};
@@ -46,6 +47,9 @@ enum Command {
         /// PEM private key.
         #[arg(long, value_name = "FILE")]
         tls_key: Option<PathBuf>,
+        /// PEM CA certificates for client certificates (mTLS identities).
+        #[arg(long, value_name = "FILE")]
+        tls_client_ca: Option<PathBuf>,
     },
     /// Remove unreferenced blobs and expired uploads. Safe while the server runs.
     Gc {
@@ -184,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             tls_cert,
             tls_key,
+            tls_client_ca,
         } => {
             let config = Config::load(
                 common.config.as_deref(),
@@ -192,6 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     data_dir: common.data_dir,
                     tls_cert,
                     tls_key,
+                    tls_client_ca,
                 },
             )?;
             init_logging(&config);

@@ -173,18 +173,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let data = config.data_dir.display();
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .context("loading the TLS certificate and key")?;
-            eprintln!("airlock listening on https://{addr} (data in {data})");
+            let tls = crate::tls::server_config(cert, key, config.tls_client_ca.as_deref())
+                .context("setting up TLS")?;
+            let mtls = if config.tls_client_ca.is_some() {
+                ", client certificates accepted"
+            } else {
+                ""
+            };
+            eprintln!("airlock listening on https://{addr} (data in {data}{mtls})");
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
                 shutdown_signal().await;
                 h.graceful_shutdown(Some(Duration::from_secs(10)));
             });
-            axum_server::from_tcp_rustls(listener, tls)
+            axum_server::from_tcp(listener)
+                .acceptor(crate::tls::CertAcceptor::new(tls))
                 .handle(handle)
                 .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;

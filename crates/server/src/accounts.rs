@@ -142,6 +142,24 @@ impl Accounts {
         matches!(self.row(name).await, Ok(Some(row)) if usable(&row, now()) && from_allowed_network(&row, client))
     }
 
+    /// The identity of a usable token named by a verified client certificate.
+    pub async fn certificate_identity(
+        &self,
+        name: &str,
+        client: Option<IpAddr>,
+    ) -> Option<Identity> {
+        if !valid_token_name(name) {
+            return None;
+        }
+        match self.row(name).await {
+            Ok(Some(row)) if usable(&row, now()) && from_allowed_network(&row, client) => {
+                self.touch(name);
+                Some(token_identity(&row))
+            }
+            _ => None,
+        }
+    }
+
     /// The identity of a usable token, for refresh grants.
     pub async fn identity(&self, name: &str) -> Option<Identity> {
         match self.row(name).await {

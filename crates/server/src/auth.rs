@@ -8,6 +8,7 @@
 //! The middleware only establishes *who* is calling; what they may do is decided per
 //! endpoint by [`airlock_access::authorize`] in the dispatcher.
 
+use crate::client_cert::ClientCertificate;
 use crate::directory::{PasswordLogin, PAT_PREFIX};
 use crate::error::ApiError;
 use crate::AppState;
@@ -252,7 +253,18 @@ async fn gate(state: AppState, mut req: Request, next: Next, door: Door) -> Resp
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let refused = match &presented {
-        None => None,
+        None => {
+            let cert = req
+                .extensions()
+                .get::<Option<ClientCertificate>>()
+                .cloned()
+                .flatten();
+            if let Some(caller) = certificate_caller(&state, cert, &client_ip).await {
+                req.extensions_mut().insert(caller);
+                return next.run(req).await;
+            }
+            None
+        }
         Some(value) => match authenticate(&state, value, &client_ip, door).await {
             Ok(caller) => {
                 req.extensions_mut().insert(caller);
@@ -309,6 +321,25 @@ async fn gate(state: AppState, mut req: Request, next: Next, door: Door) -> Resp
         challenge(&state, req.headers(), scope.as_deref(), false),
     )
     .into_response()
+}
+
+/// The caller a verified client certificate (mTLS) names, if the connection has one
+/// and its common name is a usable user or service token.
+pub(crate) async fn certificate_caller(
+    state: &AppState,
+    cert: Option<ClientCertificate>,
+    client_ip: &str,
+) -> Option<Caller> {
+    let name = &cert?.common_name;
+    let client = client_ip.parse().ok();
+    let identity = match state.accounts.certificate_identity(name, client).await {
+        Some(identity) => identity,
+        None => state.directory.certificate_login(name).await?,
+    };
+    Some(Caller {
+        client_ip: client_ip.to_owned(),
+        ..caller(identity, false)
+    })
 }
 
 /// The client's address as the network rules established it.

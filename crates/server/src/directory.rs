@@ -380,6 +380,17 @@ impl Directory {
         }
     }
 
+    /// The identity of an enabled user named by a verified client certificate. The
+    /// certificate's private key is a factor of its own, so no password or code is
+    /// asked for.
+    pub async fn certificate_login(&self, user: &str) -> Option<Identity> {
+        let row = self.user_row(user).await?;
+        if !row.enabled {
+            return None;
+        }
+        Some(self.policy().await.user_identity(user))
+    }
+
     /// Checks a TOTP code (good once) or a recovery code (good once).
     pub async fn second_factor(&self, user: &str, code: &str) -> bool {
         let Ok(Some(row)) = self.store.user(user).await else {

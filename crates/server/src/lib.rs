@@ -6,6 +6,7 @@ pub mod accounts;
 mod api;
 pub mod audit;
 pub mod auth;
+pub mod client_cert;
 pub mod directory;
 mod distribution;
 pub mod error;

@@ -11,6 +11,7 @@
 //! get nothing: there is no anonymous access.
 
 use crate::auth::{self, Caller, Door, Refused};
+use crate::client_cert::ClientCertificate;
 use crate::error::ApiError;
 use crate::network::ClientIp;
 use crate::token::ACCESS_TTL_SECS;
@@ -192,10 +193,11 @@ async fn login(state: &AppState, basic: &str, client_ip: &str) -> Result<Caller,
     }
 }
 
-/// `GET /token`
+/// `GET /token` (Basic credentials, or a client certificate without them)
 pub async fn get(
     State(state): State<AppState>,
     Extension(ClientIp(peer)): Extension<ClientIp>,
+    cert: Option<Extension<Option<ClientCertificate>>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -219,9 +221,19 @@ pub async fn get(
         Ok(s) => s,
         Err(e) => return bad_request(e),
     };
-    let caller = match basic_caller(&state, &headers, &peer.to_string()).await {
-        Ok(c) => c,
-        Err(r) => return r,
+    let has_basic = headers.contains_key(header::AUTHORIZATION);
+    let by_cert = match (has_basic, cert) {
+        (false, Some(Extension(cert))) => {
+            auth::certificate_caller(&state, cert, &peer.to_string()).await
+        }
+        _ => None,
+    };
+    let caller = match by_cert {
+        Some(c) => c,
+        None => match basic_caller(&state, &headers, &peer.to_string()).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        },
     };
     let offline = pairs
         .iter()

@@ -11,5 +11,6 @@ mod conformance;
 mod crash;
 mod directory;
 mod gc;
+mod mtls;
 mod service_tokens;
 mod token_auth;
