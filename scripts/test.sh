@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh Debian machine: installs what the tests need
 # (idempotently: only what is missing), then runs formatting and lint checks, the
 # unit, property and integration tests, and the end-to-end tests with real clients
-# (skopeo, Docker engine, containerd/ctr, oras, curl).
+# (skopeo, podman, Docker engine, containerd/ctr, oras, curl).
 #
 #   scripts/test.sh            everything
 #   SKIP_E2E=1 scripts/test.sh without the real-client end-to-end tests
@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n==== %s\n' "$*"; }
 
 # ---------------------------------------------------------------- prerequisites
-APT_PACKAGES=(skopeo docker.io containerd umoci docker-registry wrk curl)
+APT_PACKAGES=(skopeo podman docker.io containerd umoci docker-registry wrk curl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test: drive a running registry with real third-party clients
-# (skopeo, Docker engine, containerd/ctr, oras-py, curl).
+# (skopeo, podman, Docker engine, containerd/ctr, oras-py, curl).
 #
 #   E2E_TARGET=airlock (default)  -> $AIRLOCK_BIN serve (Basic auth admin/<random pw>)
 #   E2E_TARGET=distribution       -> /usr/bin/docker-registry (CNCF Distribution 2.8),
@@ -123,13 +123,13 @@ fi
 
 have() { command -v "$1" >/dev/null 2>&1; }
 MISSING=()
-for t in curl python3 skopeo dockerd containerd ctr sha256sum timeout; do
+for t in curl python3 skopeo podman dockerd containerd ctr sha256sum timeout; do
   have "$t" || MISSING+=("$t")
 done
 [[ -n "$DOCKER_CLI" && -x "$DOCKER_CLI" ]] || MISSING+=("docker(cli)")
 python3 -c 'import oras.provider' 2>/dev/null || MISSING+=("python:oras")
 if ((${#MISSING[@]})); then
-  fail tools-present "missing: ${MISSING[*]} (install skopeo docker.io containerd umoci and 'pip install oras')"
+  fail tools-present "missing: ${MISSING[*]} (install skopeo podman docker.io containerd umoci and 'pip install oras')"
 else
   pass tools-present
 fi
@@ -455,6 +455,28 @@ if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
   if run tok-del "${SKO[@]}" inspect --raw --tls-verify=false --creds "e2e-puller:$RO_PW" "docker://$REG/ci/app:v1"; then
     fail token-deleted-fails "a deleted token still works"
   else pass token-deleted-fails; fi
+fi
+
+# ---------------------------------------------------------------- podman, skopeo login
+if [[ "$TARGET" == airlock ]] && tool_ok podman skopeo; then
+  POD=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" --storage-driver vfs)
+  PAUTH=(--tls-verify=false --authfile "$WORK/podman-auth.json")
+  if printf '%s' "wrong-$PW" | run podman-login-bad "${POD[@]}" login "${PAUTH[@]}" -u "$USER_NAME" --password-stdin "$REG"; then
+    fail podman-login-bad-password "podman login with a wrong password succeeded"
+  else pass podman-login-bad-password; fi
+  if printf '%s' "$PW" | run podman-login "${POD[@]}" login "${PAUTH[@]}" -u "$USER_NAME" --password-stdin "$REG"; then
+    pass podman-login
+  else fail podman-login "$(tailf "$LOGS/podman-login.log")"; fi
+  if run podman-pull "${POD[@]}" pull "${PAUTH[@]}" "$REG/e2e/app:v1"; then pass podman-pull
+  else fail podman-pull "$(tailf "$LOGS/podman-pull.log")"; fi
+  if run podman-push "${POD[@]}" push "${PAUTH[@]}" "$REG/e2e/app:v1" "docker://$REG/e2e/podman:v1" \
+     && [[ "$(http "$WORK/podman-m" "${CREDS[@]}" -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' "$URL/v2/e2e/podman/manifests/v1")" == 200 ]]; then
+    pass podman-push
+  else fail podman-push "$(tailf "$LOGS/podman-push.log")"; fi
+  if run skopeo-login "${SKO[@]}" login --tls-verify=false --authfile "$WORK/sko-login.json" -u "$USER_NAME" -p "$PW" "$REG" \
+     && ! run skopeo-login-bad "${SKO[@]}" login --tls-verify=false --authfile "$WORK/sko-login-bad.json" -u "$USER_NAME" -p "wrong-$PW" "$REG"; then
+    pass skopeo-login
+  else fail skopeo-login "$(tailf "$LOGS/skopeo-login.log") $(tailf "$LOGS/skopeo-login-bad.log")"; fi
 fi
 
 # ---------------------------------------------------------------- oras + referrers
