@@ -39,7 +39,8 @@ cargo test --workspace --locked
 # ---------------------------------------------------------------- real clients
 if [[ "${SKIP_E2E:-0}" != 1 ]]; then
   step "end-to-end tests with real clients"
-  cargo build --locked -p airlock
+  # `cargo test` built the binary already (for the integration tests).
+  [[ -x target/debug/airlock ]] || cargo build --locked -p airlock
   AIRLOCK_BIN="$PWD/target/debug/airlock" bash tests/e2e/run.sh
 fi
 step "all tests passed"

@@ -729,6 +729,23 @@ if ((CTR_OK)); then
   CTRD_PID=""
 fi
 
+# ---------------------------------------------------------------- airlock scan on images real tools wrote
+if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
+  VDB="$HERE/../../crates/scanner/tests/fixtures/vulndb"
+  scanjson() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert isinstance(j["packages"], list) and isinstance(j["findings"], list)' "$1"; }
+  for kind in oci-archive docker-archive; do
+    rm -f "$WORK/scan-$kind.tar"
+    if run "scan-export-$kind" "${SKO[@]}" copy "${SRC[@]}" "docker://$REG/e2e/app:v1" "$kind:$WORK/scan-$kind.tar" \
+       && "$BIN" scan "$kind:$WORK/scan-$kind.tar" --vulndb "$VDB" --format json --fail-on high >"$WORK/scan-$kind.json" 2>"$LOGS/scan-$kind.err" \
+       && scanjson "$WORK/scan-$kind.json"; then
+      pass "scan-$kind"
+    else fail "scan-$kind" "$(tailf "$LOGS/scan-export-$kind.log") $(tailf "$LOGS/scan-$kind.err")"; fi
+  done
+  if "$BIN" scan "oci:$OCI:v1" --vulndb "$VDB" --format sarif >"$WORK/scan-oci.sarif" 2>"$LOGS/scan-oci.err" \
+     && grep -q '"version": "2.1.0"' "$WORK/scan-oci.sarif"; then pass scan-umoci-layout
+  else fail scan-umoci-layout "$(tailf "$LOGS/scan-oci.err")"; fi
+fi
+
 # ---------------------------------------------------------------- registry still healthy?
 if [[ -z "$REG_PID" ]]; then
   code="$(http "$C" "${CREDS[@]}" "$URL/v2/")"

@@ -2,8 +2,10 @@
 
 mod admin_client;
 mod config;
+mod scan_cli;
 mod serve;
 mod tls;
+mod vulndb_cli;
 
 use clap::{Parser, Subcommand};
 use config::{parse_duration, Config, Overrides};
@@ -90,6 +92,18 @@ enum Command {
         #[arg(long)]
         code: Option<String>,
     },
+    /// Scan an image for vulnerable packages (exit 1 at or above --fail-on).
+    Scan {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: scan_cli::ScanArgs,
+    },
+    /// The vulnerability database (OSV advisories) in the data directory.
+    Vulndb {
+        #[command(subcommand)]
+        command: VulndbCommand,
+    },
     /// Forget the saved session.
     Logout,
     /// Who the admin API sees you as, and what you hold.
@@ -131,6 +145,22 @@ enum Command {
         conn: admin_client::Connection,
         #[command(subcommand)]
         command: admin_client::NetworkCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VulndbCommand {
+    /// Import OSV advisories from a directory tree or a zip; only new and changed
+    /// records are written.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        path: PathBuf,
+    },
+    /// How many advisories are stored.
+    Status {
+        #[command(flatten)]
+        common: Common,
     },
 }
 
@@ -278,6 +308,52 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             admin_client::login(conn, user, code).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Scan { common, args } => {
+            let index = match &args.vulndb {
+                Some(_) => None,
+                None => {
+                    let config = load_for_maintenance(common)?;
+                    let store =
+                        airlock_storage::SqliteMetaStore::open(&config.data_dir.join("airlock.db"))
+                            .await?;
+                    let index = vulndb_cli::index(&store).await?;
+                    if index.is_empty() {
+                        anyhow::bail!("no advisories in {}: run `airlock vulndb import PATH` or give --vulndb PATH", config.data_dir.display());
+                    }
+                    Some(index)
+                }
+            };
+            tokio::task::spawn_blocking(move || scan_cli::run(args, index)).await?
+        }
+        Command::Vulndb { command } => {
+            use airlock_storage::AdvisoryStore as _;
+            let (common, path) = match command {
+                VulndbCommand::Import { common, path } => (common, Some(path)),
+                VulndbCommand::Status { common } => (common, None),
+            };
+            let config = load_quiet(common)?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store =
+                airlock_storage::SqliteMetaStore::open(&config.data_dir.join("airlock.db")).await?;
+            if let Some(path) = path {
+                let started = std::time::Instant::now();
+                let r = vulndb_cli::import(&store, &path).await?;
+                println!(
+                    "imported {}: {} added, {} updated, {} unchanged, {} skipped ({:.1} s)",
+                    path.display(),
+                    r.counts.added,
+                    r.counts.updated,
+                    r.counts.unchanged,
+                    r.skipped.len(),
+                    started.elapsed().as_secs_f64()
+                );
+                for s in r.skipped.iter().take(10) {
+                    eprintln!("skipped {s}");
+                }
+            }
+            println!("{} advisories stored", store.count_advisories().await?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Logout => {
             admin_client::logout()?;
             Ok(ExitCode::SUCCESS)
@@ -330,7 +406,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_for_maintenance(common: Common) -> anyhow::Result<Config> {
+/// The configuration for a command beside the server (warnings only in the log).
+fn load_quiet(common: Common) -> anyhow::Result<Config> {
     let config = Config::load(
         common.config.as_deref(),
         Overrides {
@@ -342,6 +419,11 @@ fn load_for_maintenance(common: Common) -> anyhow::Result<Config> {
         log: "warn".into(),
         ..config.clone()
     });
+    Ok(config)
+}
+
+fn load_for_maintenance(common: Common) -> anyhow::Result<Config> {
+    let config = load_quiet(common)?;
     if !config.data_dir.join("airlock.db").exists() {
         anyhow::bail!("no registry data in {}", config.data_dir.display());
     }

@@ -7,15 +7,18 @@
 //! SQLite adapters here are the zero-config defaults.
 
 pub mod access;
+pub mod advisories;
 pub mod audit;
 pub mod blob;
 pub mod directory;
 pub mod fs;
 pub mod meta;
 pub mod sqlite;
+mod sqlite_advisories;
 mod sqlite_directory;
 
 pub use access::{AccessStore, ServiceTokenRecord};
+pub use advisories::{AdvisoryRecord, AdvisoryStore, ImportCounts};
 pub use audit::{verify_chain, AuditEntry, AuditRecord, AuditStore};
 pub use blob::{BlobStore, ByteStream, CommitError, UploadId};
 pub use directory::{

@@ -12,5 +12,6 @@ mod crash;
 mod directory;
 mod gc;
 mod mtls;
+mod scan;
 mod service_tokens;
 mod token_auth;

@@ -1,0 +1,137 @@
+//! The advisory index: OSV records by (ecosystem, package), loaded from a directory
+//! tree or a zip of OSV JSON files (as OSV publishes them), or from records kept in
+//! the metadata store.
+
+use crate::catalog::normalize_pypi;
+use crate::osv::Advisory;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Largest advisory file read.
+const MAX_RECORD_BYTES: u64 = 8 << 20;
+
+/// The key an advisory's package is filed under: ecosystem as written, name
+/// normalised where the ecosystem says names are case- or separator-insensitive.
+pub fn key(ecosystem: &str, name: &str) -> (String, String) {
+    let name = match ecosystem {
+        "PyPI" => normalize_pypi(name),
+        _ => name.to_owned(),
+    };
+    (ecosystem.to_owned(), name)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AdvisoryIndex {
+    by_package: HashMap<(String, String), Vec<Arc<Advisory>>>,
+    count: usize,
+}
+
+/// A problem with one file of a database (the rest still loads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub file: String,
+    pub reason: String,
+}
+
+impl AdvisoryIndex {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds one record (withdrawn ones are kept out).
+    pub fn insert(&mut self, advisory: Advisory) {
+        if advisory.is_withdrawn() {
+            return;
+        }
+        let a = Arc::new(advisory);
+        let mut keys: Vec<(String, String)> = a
+            .affected
+            .iter()
+            .filter_map(|x| x.package.as_ref())
+            .map(|p| key(&p.ecosystem, &p.name))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            self.by_package.entry(k).or_default().push(a.clone());
+        }
+        self.count += 1;
+    }
+
+    pub fn lookup(&self, ecosystem: &str, name: &str) -> &[Arc<Advisory>] {
+        self.by_package
+            .get(&key(ecosystem, name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Every record of a directory tree (`*.json`) or a zip file.
+    pub fn load(path: &Path) -> anyhow::Result<(AdvisoryIndex, Vec<Skipped>)> {
+        let mut index = AdvisoryIndex::default();
+        let mut skipped = Vec::new();
+        for_each_record(path, &mut |file, bytes| match Advisory::parse(bytes) {
+            Ok(a) => index.insert(a),
+            Err(e) => skipped.push(Skipped {
+                file: file.to_owned(),
+                reason: e.to_string(),
+            }),
+        })?;
+        Ok((index, skipped))
+    }
+}
+
+/// Calls `f(file name, bytes)` for every `*.json` file under `path` (a directory
+/// or a zip archive).
+pub fn for_each_record(path: &Path, f: &mut dyn FnMut(&str, &[u8])) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if meta.is_dir() {
+        let mut stack = vec![path.to_owned()];
+        let mut files = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in
+                std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+            {
+                let entry = entry?;
+                let p = entry.path();
+                let t = entry.file_type()?;
+                if t.is_dir() {
+                    stack.push(p);
+                } else if t.is_file() && p.extension().is_some_and(|e| e == "json") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for p in files {
+            let mut bytes = Vec::new();
+            std::fs::File::open(&p)?
+                .take(MAX_RECORD_BYTES)
+                .read_to_end(&mut bytes)?;
+            f(&p.display().to_string(), &bytes);
+        }
+        return Ok(());
+    }
+    let file = std::fs::File::open(path)?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is neither a directory nor a zip file", path.display()))?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i)?;
+        if !entry.is_file() || !entry.name().ends_with(".json") {
+            continue;
+        }
+        let name = entry.name().to_owned();
+        let mut bytes = Vec::new();
+        (&mut entry)
+            .take(MAX_RECORD_BYTES)
+            .read_to_end(&mut bytes)?;
+        f(&name, &bytes);
+    }
+    Ok(())
+}

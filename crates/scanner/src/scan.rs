@@ -1,0 +1,150 @@
+//! From an image's files to a report: catalog the packages, match them against the
+//! advisory index, and grade the findings.
+
+use crate::catalog::{self, OsRelease, Package};
+use crate::index::{key, AdvisoryIndex};
+use crate::layers::Filesystem;
+use crate::severity::{assess, Severity};
+use crate::version::Ecosystem;
+use serde::{Deserialize, Serialize};
+
+/// One advisory that affects one installed package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub package: String,
+    pub installed_version: String,
+    pub fixed_version: Option<String>,
+    pub severity: Severity,
+    pub cvss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss_vector: Option<String>,
+    pub ecosystem: String,
+    #[serde(default)]
+    pub purl: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<OsRelease>,
+    pub packages: Vec<Package>,
+    pub findings: Vec<Finding>,
+}
+
+/// The packages described by the files of one image.
+pub fn catalog(fs: &Filesystem) -> (Option<OsRelease>, Vec<Package>) {
+    let text = |p: &str| {
+        fs.files
+            .get(p)
+            .map(|k| String::from_utf8_lossy(&k.bytes).into_owned())
+    };
+    let os = text("etc/os-release")
+        .or_else(|| text("usr/lib/os-release"))
+        .map(|t| OsRelease::parse(&t));
+    let os_or_default = os.clone().unwrap_or_default();
+    let mut packages = Vec::new();
+    for (path, kept) in &fs.files {
+        let layer = kept.layer.as_str();
+        let body = || String::from_utf8_lossy(&kept.bytes);
+        if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {
+            packages.extend(catalog::dpkg(&body(), &os_or_default, layer, path));
+        } else if path == "lib/apk/db/installed" {
+            packages.extend(catalog::apk(&body(), &os_or_default, layer, path));
+        } else if path.ends_with(".dist-info/METADATA") || path.ends_with(".egg-info/PKG-INFO") {
+            packages.extend(catalog::python(&body(), layer, path));
+        } else if path.ends_with("package.json") {
+            packages.extend(catalog::npm(&kept.bytes, layer, path));
+        } else if path.ends_with("Cargo.lock") {
+            packages.extend(catalog::cargo_lock(&body(), layer, path));
+        }
+    }
+    packages.sort();
+    packages.dedup_by(|a, b| a.purl == b.purl && a.path == b.path);
+    (os, packages)
+}
+
+/// Whether advisories for this ecosystem are written against source packages.
+fn by_source(eco: Ecosystem) -> bool {
+    matches!(
+        eco,
+        Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine
+    )
+}
+
+/// Every advisory in `index` that affects one of `packages`.
+pub fn match_packages(packages: &[Package], index: &AdvisoryIndex) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = Vec::new();
+    for pkg in packages {
+        let eco = Ecosystem::from_osv(&pkg.ecosystem);
+        let (name, version) = if by_source(eco) {
+            (&pkg.source_name, &pkg.source_version)
+        } else {
+            (&pkg.name, &pkg.version)
+        };
+        let wanted = key(&pkg.ecosystem, name);
+        for adv in index.lookup(&pkg.ecosystem, name) {
+            for aff in &adv.affected {
+                let Some(p) = &aff.package else { continue };
+                if key(&p.ecosystem, &p.name) != wanted || !aff.affects(eco, version) {
+                    continue;
+                }
+                if findings.iter().any(|f| {
+                    f.id == adv.id && f.package == pkg.name && f.installed_version == pkg.version
+                }) {
+                    continue;
+                }
+                let (severity, cvss, cvss_vector) = assess(adv, aff);
+                findings.push(Finding {
+                    id: adv.id.clone(),
+                    aliases: adv.aliases.clone(),
+                    package: pkg.name.clone(),
+                    installed_version: pkg.version.clone(),
+                    fixed_version: aff.fixed_version(eco, version),
+                    severity,
+                    cvss,
+                    cvss_vector,
+                    ecosystem: pkg.ecosystem.clone(),
+                    purl: pkg.purl.clone(),
+                    summary: adv.summary.clone(),
+                });
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.package.cmp(&b.package))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    findings
+}
+
+impl Report {
+    pub fn new(fs: &Filesystem, index: &AdvisoryIndex) -> Report {
+        let (os, packages) = catalog(fs);
+        let findings = match_packages(&packages, index);
+        Report {
+            os,
+            packages,
+            findings,
+        }
+    }
+
+    /// Drops findings without a known fix.
+    pub fn without_unfixed(mut self) -> Report {
+        self.findings.retain(|f| f.fixed_version.is_some());
+        self
+    }
+
+    /// The findings at or above `threshold`.
+    pub fn at_or_above(&self, threshold: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity >= threshold)
+            .count()
+    }
+}

@@ -1,0 +1,72 @@
+//! The SQLite adapter of the [`AdvisoryStore`] port.
+
+use crate::advisories::{AdvisoryRecord, AdvisoryStore, ImportCounts};
+use crate::meta::Result;
+use crate::sqlite::SqliteMetaStore;
+use async_trait::async_trait;
+
+#[async_trait]
+impl AdvisoryStore for SqliteMetaStore {
+    async fn import_advisories(&self, records: &[AdvisoryRecord]) -> Result<ImportCounts> {
+        let mut counts = ImportCounts::default();
+        let mut tx = self.begin().await?;
+        for r in records {
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT modified FROM advisories WHERE id = ?")
+                    .bind(&r.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match stored {
+                Some(m) if m.as_str() >= r.modified.as_str() => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(_) => counts.updated += 1,
+                None => counts.added += 1,
+            }
+            sqlx::query(
+                "INSERT INTO advisories (id, modified, withdrawn, record) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET modified = excluded.modified,
+                    withdrawn = excluded.withdrawn, record = excluded.record",
+            )
+            .bind(&r.id)
+            .bind(&r.modified)
+            .bind(r.withdrawn as i64)
+            .bind(&r.json)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM advisory_packages WHERE advisory_id = ?")
+                .bind(&r.id)
+                .execute(&mut *tx)
+                .await?;
+            for (eco, name) in &r.packages {
+                sqlx::query(
+                    "INSERT INTO advisory_packages (ecosystem, name, advisory_id) VALUES (?, ?, ?)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(eco)
+                .bind(name)
+                .bind(&r.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn advisory_records(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT record FROM advisories ORDER BY id")
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn count_advisories(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM advisories")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n as u64)
+    }
+}
