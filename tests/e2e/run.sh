@@ -741,6 +741,15 @@ if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
       pass "scan-$kind"
     else fail "scan-$kind" "$(tailf "$LOGS/scan-export-$kind.log") $(tailf "$LOGS/scan-$kind.err")"; fi
   done
+  # scan-on-push: the registry scanned what skopeo pushed
+  state=none
+  for _ in $(seq 50); do
+    code="$(http "$WORK/scanrep" "${CREDS[@]}" "$URL/api/v1/scans?repository=e2e/app&digest=${EXP_V1:-none}")"
+    state="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("state"))' "$WORK/scanrep" 2>/dev/null || echo none)"
+    [[ "$code" == 200 && ( "$state" == done || "$state" == failed ) ]] && break
+    sleep 0.2
+  done
+  [[ "$state" == done ]] && pass scan-on-push-report || fail scan-on-push-report "HTTP $code state $state: $(head -c 300 "$WORK/scanrep")"
   if "$BIN" scan "oci:$OCI:v1" --vulndb "$VDB" --format sarif >"$WORK/scan-oci.sarif" 2>"$LOGS/scan-oci.err" \
      && grep -q '"version": "2.1.0"' "$WORK/scan-oci.sarif"; then pass scan-umoci-layout
   else fail scan-umoci-layout "$(tailf "$LOGS/scan-oci.err")"; fi

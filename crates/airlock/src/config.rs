@@ -21,6 +21,7 @@ const ENV_KEYS: &[&str] = &[
     "gc_grace_secs",
     "log",
     "require_2fa_for_privileged",
+    "scan_workers",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +44,8 @@ pub struct Config {
     pub gc_grace_secs: i64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
+    /// Images scanned at once after a push (0 switches scan-on-push off).
+    pub scan_workers: usize,
     /// Users holding admin, owner or signer rights must enrol a second factor before
     /// they can do anything else.
     #[serde(default)]
@@ -68,6 +71,7 @@ impl Default for Config {
             gc_grace_secs: 3600,
             log: "info".into(),
             require_2fa_for_privileged: false,
+            scan_workers: 1,
             network: Default::default(),
         }
     }

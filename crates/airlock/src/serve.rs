@@ -7,6 +7,7 @@ use airlock_server::accounts::Accounts;
 use airlock_server::audit::AuditLog;
 use airlock_server::directory::Directory;
 use airlock_server::network::Firewall;
+use airlock_server::scanning::ScanService;
 use airlock_server::secrets::Sealer;
 use airlock_server::token::TokenService;
 use airlock_server::{hash_password, router, AppState};
@@ -132,6 +133,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     let tokens = TokenService::from_pkcs8(&signing_key, TOKEN_ISSUER, TOKEN_SERVICE)?;
     let tls = config.tls_cert.is_some() && config.tls_key.is_some();
+    let scans = (config.scan_workers > 0).then(|| {
+        let scans = ScanService::new(registry.clone(), store.clone());
+        scans.start(config.scan_workers);
+        scans
+    });
     let app = router(AppState {
         registry: registry.clone(),
         directory: Arc::new(directory),
@@ -140,6 +146,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         audit: AuditLog::start(store),
         limiter: Arc::default(),
         network: Arc::new(Firewall::new(config.network.clone())),
+        scans,
         scheme: if tls { "https" } else { "http" },
         realm: None,
     });

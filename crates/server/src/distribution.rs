@@ -273,7 +273,17 @@ pub async fn dispatch(
             manifests::get(r, &name, &reference, true).await
         }
         (Endpoint::Manifest(name, reference), Method::PUT) => {
-            manifests::put(r, &name, &reference, &headers, body).await
+            let result = manifests::put(r, &name, &reference, &headers, body).await;
+            if let (Ok(resp), Some(scans)) = (&result, &state.scans) {
+                if let Some(d) = resp
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    scans.enqueue(&name, d).await;
+                }
+            }
+            result
         }
         (Endpoint::Manifest(name, reference), Method::DELETE) => {
             manifests::delete(r, &name, &reference).await

@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod network;
 pub mod range;
 pub mod route;
+pub mod scanning;
 pub mod second_factor;
 pub mod secrets;
 pub mod token;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub audit: audit::AuditLog,
     pub limiter: Arc<limiter::LoginLimiter>,
     pub network: Arc<network::Firewall>,
+    /// Scan-on-push; `None` when scanning is switched off.
+    pub scans: Option<Arc<scanning::ScanService>>,
     /// `http` or `https`: how clients reach us, for the token realm.
     pub scheme: &'static str,
     /// The token endpoint's public URL when it cannot be derived from `Host`.

@@ -13,9 +13,11 @@ pub mod blob;
 pub mod directory;
 pub mod fs;
 pub mod meta;
+pub mod scans;
 pub mod sqlite;
 mod sqlite_advisories;
 mod sqlite_directory;
+mod sqlite_scans;
 
 pub use access::{AccessStore, ServiceTokenRecord};
 pub use advisories::{AdvisoryRecord, AdvisoryStore, ImportCounts};
@@ -28,6 +30,7 @@ pub use fs::FsBlobStore;
 pub use meta::{
     ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal, UploadRecord,
 };
+pub use scans::{ScanJob, ScanStore};
 pub use sqlite::SqliteMetaStore;
 
 /// Seconds since the Unix epoch; all timestamps in the stores use it.

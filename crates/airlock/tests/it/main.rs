@@ -13,5 +13,6 @@ mod directory;
 mod gc;
 mod mtls;
 mod scan;
+mod scanning;
 mod service_tokens;
 mod token_auth;

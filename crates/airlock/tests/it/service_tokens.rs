@@ -204,13 +204,14 @@ async fn scoped_tokens_and_revocation() {
     let short = create(
         &s,
         "short",
-        &["--scope", "repository:ci/app:pull", "--expires", "1s"],
+        // Long enough to be used once even on a loaded machine.
+        &["--scope", "repository:ci/app:pull", "--expires", "4s"],
     );
     assert_eq!(
         status_as(&s, "short", &short, Method::GET, "/v2/ci/app/manifests/v1").await,
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4600)).await;
     assert_eq!(
         status_as(&s, "short", &short, Method::GET, "/v2/ci/app/manifests/v1").await,
         StatusCode::UNAUTHORIZED

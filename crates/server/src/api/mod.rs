@@ -6,6 +6,7 @@
 
 mod network;
 mod rbac;
+mod scans;
 mod session;
 mod tokens;
 mod users;
@@ -29,6 +30,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(users::routes())
         .merge(rbac::routes())
         .merge(network::routes())
+        .merge(scans::routes())
         .route("/me", get(session::me))
         .layer(axum::middleware::from_fn_with_state(
             state,
