@@ -132,6 +132,14 @@ pub enum PatCommand {
         #[arg(long)]
         user: Option<String>,
     },
+    /// A new secret in slot 1 or 2 (printed once); the other slot keeps working.
+    Rotate {
+        id: String,
+        #[arg(long, default_value_t = 1)]
+        slot: u8,
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -640,6 +648,15 @@ pub async fn pats(conn: Connection, cmd: PatCommand) -> anyhow::Result<()> {
             let user = c.user_or_me(user).await?;
             set_enabled(&c, &format!("/users/{user}/pats/{id}"), true).await?;
             println!("enabled token {id}");
+        }
+        PatCommand::Rotate { id, slot, user } => {
+            let user = c.user_or_me(user).await?;
+            let path = format!("/users/{user}/pats/{id}/secrets/{slot}");
+            let v = c.call(Method::POST, &path, None).await?;
+            println!(
+                "new secret for token {id} slot {slot} (shown once): {}",
+                v["token"].as_str().unwrap_or_default()
+            );
         }
         PatCommand::Delete { id, user } => {
             let user = c.user_or_me(user).await?;

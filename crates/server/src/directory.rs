@@ -432,7 +432,14 @@ impl Directory {
         if row.user != user || !self.pat_usable(&row, client).await {
             return None;
         }
-        if !self.check.matches(&row.password_hash, token).await {
+        let mut matched = false;
+        for hash in std::iter::once(&row.password_hash).chain(row.password2_hash.as_ref()) {
+            if self.check.matches(hash, token).await {
+                matched = true;
+                break;
+            }
+        }
+        if !matched {
             return None;
         }
         let store = self.store.clone();
@@ -816,6 +823,7 @@ impl Directory {
             scopes,
             expires_at: expires_in_secs.map(|e| created.saturating_add(e)),
             password_hash: crate::auth::hash_password(&token)?,
+            password2_hash: None,
             enabled: true,
             allowed_cidrs,
             created_at: created,
@@ -851,6 +859,33 @@ impl Directory {
     pub async fn set_pat_enabled(&self, user: &str, id: &str, enabled: bool) -> Result<()> {
         self.own_pat(user, id).await?;
         self.store.set_pat_enabled(id, enabled).await?;
+        self.pats.remove(id);
+        Ok(())
+    }
+
+    /// A new secret for slot 1 or 2 of a token (same id, scopes and expiry); the
+    /// other slot keeps working, so clients can move over without downtime.
+    pub async fn rotate_pat(&self, user: &str, id: &str, slot: u8) -> Result<Shown> {
+        if slot != 1 && slot != 2 {
+            return Err(DirectoryError::Invalid("secret slot must be 1 or 2".into()));
+        }
+        let pat = self.own_pat(user, id).await?;
+        let token = format!("{PAT_PREFIX}{id}_{}", secrets::generate(PAT_SECRET_LEN));
+        let hash = crate::auth::hash_password(&token)?;
+        self.store.set_pat_secret(id, slot, Some(&hash)).await?;
+        self.pats.remove(id);
+        Ok(Shown {
+            name: pat.name,
+            id: Some(id.to_owned()),
+            password: None,
+            token: Some(token),
+        })
+    }
+
+    /// Drops the second secret of a token.
+    pub async fn clear_pat_secret(&self, user: &str, id: &str) -> Result<()> {
+        self.own_pat(user, id).await?;
+        self.store.set_pat_secret(id, 2, None).await?;
         self.pats.remove(id);
         Ok(())
     }
@@ -1089,5 +1124,24 @@ mod tests {
         assert!(d.pat_login("alice", &token, None).await.is_none());
         assert!(!d.subject_usable(&id.name, None).await);
         assert!(d.pat_login("alice", "alp_short_x", None).await.is_none());
+
+        // Two secrets: rotate slot 2, both work; replace slot 1, the old one stops.
+        let id = shown.id.as_deref().unwrap();
+        d.set_pat_enabled("alice", id, true).await.unwrap();
+        let second = d.rotate_pat("alice", id, 2).await.unwrap().token.unwrap();
+        assert!(d.pat_login("alice", &token, None).await.is_some());
+        assert!(d.pat_login("alice", &second, None).await.is_some());
+        let first = d.rotate_pat("alice", id, 1).await.unwrap().token.unwrap();
+        assert!(
+            d.pat_login("alice", &token, None).await.is_none(),
+            "replaced"
+        );
+        assert!(d.pat_login("alice", &first, None).await.is_some());
+        d.clear_pat_secret("alice", id).await.unwrap();
+        assert!(
+            d.pat_login("alice", &second, None).await.is_none(),
+            "cleared"
+        );
+        assert!(d.rotate_pat("bob", id, 1).await.is_err(), "not bob's");
     }
 }

@@ -52,6 +52,8 @@ pub struct PatRecord {
     pub scopes: String,
     pub expires_at: Option<i64>,
     pub password_hash: String,
+    /// The second secret's hash, when one was issued.
+    pub password2_hash: Option<String>,
     pub enabled: bool,
     pub allowed_cidrs: Option<String>,
     pub created_at: i64,
@@ -105,6 +107,8 @@ pub trait DirectoryStore: Send + Sync + 'static {
     async fn pat(&self, id: &str) -> Result<Option<PatRecord>>;
     async fn pats(&self, user: &str) -> Result<Vec<PatRecord>>;
     async fn set_pat_enabled(&self, id: &str, enabled: bool) -> Result<bool>;
+    /// Sets (or clears) secret slot 1 or 2 of a token; slot 1 cannot be cleared.
+    async fn set_pat_secret(&self, id: &str, slot: u8, hash: Option<&str>) -> Result<bool>;
     async fn delete_pat(&self, id: &str) -> Result<bool>;
     async fn touch_pat(&self, id: &str, now: i64) -> Result<()>;
 

@@ -31,6 +31,7 @@ fn pat_record(r: SqliteRow) -> PatRecord {
         scopes: r.get("scopes"),
         expires_at: r.get("expires_at"),
         password_hash: r.get("password_hash"),
+        password2_hash: r.get("password2_hash"),
         enabled: r.get::<i64, _>("enabled") != 0,
         allowed_cidrs: r.get("allowed_cidrs"),
         created_at: r.get("created_at"),
@@ -366,6 +367,27 @@ impl DirectoryStore for SqliteMetaStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_pat_secret(&self, id: &str, slot: u8, hash: Option<&str>) -> Result<bool> {
+        let done = match (slot, hash) {
+            (1, Some(h)) => {
+                sqlx::query("UPDATE personal_access_tokens SET password_hash = ? WHERE id = ?")
+                    .bind(h)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?
+            }
+            (2, h) => {
+                sqlx::query("UPDATE personal_access_tokens SET password2_hash = ? WHERE id = ?")
+                    .bind(h)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?
+            }
+            _ => anyhow::bail!("secret slot 1 can be replaced, not cleared; slots are 1 and 2"),
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_pat(&self, id: &str) -> Result<bool> {
         self.write("DELETE FROM personal_access_tokens WHERE id = ?", &[id])
             .await
@@ -476,6 +498,7 @@ mod tests {
             scopes: "repository:team/*:pull".into(),
             expires_at: None,
             password_hash: "h".into(),
+            password2_hash: None,
             enabled: true,
             allowed_cidrs: None,
             created_at: 1,

@@ -605,6 +605,16 @@ async fn two_factor_and_personal_access_tokens() {
     let out = cli(&["pat", "list"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("laptop") && text.contains("ci"), "{text}");
+    // A second secret for the laptop token, rotated without downtime.
+    let out = cli(&["pat", "rotate", &id, "--slot", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let second = text
+        .lines()
+        .find_map(|l| l.split("(shown once): ").nth(1))
+        .unwrap_or_else(|| panic!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+        .trim()
+        .to_owned();
+    assert!(second.starts_with(&format!("alp_{id}_")));
     let out = cli(&["user", "list"]);
     assert!(!out.status.success(), "alice is no administrator");
     let out = cli(&["logout"]);

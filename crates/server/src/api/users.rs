@@ -24,6 +24,10 @@ pub fn routes() -> Router<AppState> {
             "/users/{name}/pats/{id}",
             patch(update_pat).delete(delete_pat),
         )
+        .route(
+            "/users/{name}/pats/{id}/secrets/{slot}",
+            post(rotate_pat).delete(clear_pat_secret),
+        )
 }
 
 fn user_json(u: &UserRecord) -> serde_json::Value {
@@ -43,6 +47,7 @@ fn pat_json(p: &PatRecord) -> serde_json::Value {
         "scopes": p.scopes.split(' ').collect::<Vec<_>>(),
         "expires_at": p.expires_at,
         "enabled": p.enabled,
+        "secrets": [true, p.password2_hash.is_some()],
         "allowed_cidrs": p.allowed_cidrs.as_ref().map(|c| c.split(' ').collect::<Vec<_>>()),
         "created_at": p.created_at,
         "last_used_at": p.last_used_at,
@@ -372,6 +377,55 @@ async fn delete_pat(
         &caller,
         who,
         "personal token delete",
+        &target,
+        run,
+        done,
+    )
+    .await
+}
+
+/// A new secret in slot 1 or 2 (shown once); the other slot keeps working.
+async fn rotate_pat(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, id, slot)): Path<(String, String, u8)>,
+) -> Response {
+    let run = state.directory.rotate_pat(&name, &id, slot);
+    let target = format!("user:{name} token {id} slot {slot}");
+    let who = Who::SelfOrAdmin(&name);
+    change(
+        &state,
+        &caller,
+        who,
+        "personal token rotate",
+        &target,
+        run,
+        |shown| Json(shown).into_response(),
+    )
+    .await
+}
+
+/// Drops the second secret (only slot 2 can be cleared).
+async fn clear_pat_secret(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, id, slot)): Path<(String, String, u8)>,
+) -> Response {
+    let run = async {
+        if slot != 2 {
+            return Err(DirectoryError::Invalid(
+                "only secret slot 2 can be cleared; rotate slot 1 instead".into(),
+            ));
+        }
+        state.directory.clear_pat_secret(&name, &id).await
+    };
+    let target = format!("user:{name} token {id} slot {slot}");
+    let who = Who::SelfOrAdmin(&name);
+    change(
+        &state,
+        &caller,
+        who,
+        "personal token clear secret",
         &target,
         run,
         done,
