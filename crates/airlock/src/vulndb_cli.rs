@@ -63,15 +63,7 @@ pub async fn import(store: &SqliteMetaStore, path: &Path) -> anyhow::Result<Impo
 /// The scanner's index of every stored advisory.
 pub async fn index(store: &SqliteMetaStore) -> anyhow::Result<AdvisoryIndex> {
     let records = store.advisory_records().await?;
-    tokio::task::spawn_blocking(move || {
-        let mut index = AdvisoryIndex::default();
-        for r in records {
-            if let Ok(a) = Advisory::parse(&r) {
-                index.insert(a);
-            }
-        }
-        index
-    })
-    .await
-    .map_err(Into::into)
+    tokio::task::spawn_blocking(move || AdvisoryIndex::from_records(records))
+        .await
+        .map_err(Into::into)
 }

@@ -71,6 +71,17 @@ impl AdvisoryIndex {
             .unwrap_or(&[])
     }
 
+    /// The index of stored OSV JSON records (those that no longer parse are left out).
+    pub fn from_records<B: AsRef<[u8]>>(records: impl IntoIterator<Item = B>) -> AdvisoryIndex {
+        let mut index = AdvisoryIndex::default();
+        for r in records {
+            if let Ok(a) = Advisory::parse(r.as_ref()) {
+                index.insert(a);
+            }
+        }
+        index
+    }
+
     /// Every record of a directory tree (`*.json`) or a zip file.
     pub fn load(path: &Path) -> anyhow::Result<(AdvisoryIndex, Vec<Skipped>)> {
         let mut index = AdvisoryIndex::default();

@@ -197,126 +197,123 @@ impl Filesystem {
 
 /// Reads one layer (gzip, zstd or plain tar) into what it changes.
 pub fn read_layer(layer: &str, data: impl Read, limits: &Limits) -> Result<LayerDelta, LayerError> {
-    {
-        let compressed = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        let mut input = BufReader::with_capacity(
-            256 << 10,
-            Counting {
-                inner: data,
-                count: compressed.clone(),
+    let compressed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let mut input = BufReader::with_capacity(
+        256 << 10,
+        Counting {
+            inner: data,
+            count: compressed.clone(),
+        },
+    );
+    let magic = input
+        .fill_buf()
+        .map_err(|e| bad(layer, e.to_string()))?
+        .to_vec();
+    let plain: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(input))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(
+            zstd::stream::read::Decoder::with_buffer(input)
+                .map_err(|e| bad(layer, e.to_string()))?,
+        )
+    } else {
+        Box::new(input)
+    };
+    let guarded = RatioGuard {
+        inner: plain,
+        compressed,
+        out: 0,
+        limits: *limits,
+    };
+    let mut archive = tar::Archive::new(guarded);
+    let mut added: BTreeMap<String, Kept> = BTreeMap::new();
+    let mut hard_links: Vec<(String, String)> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    let mut opaque: Vec<String> = Vec::new();
+    let mut entries_seen = 0u64;
+    let mut kept_here = 0u64;
+    let entries = archive
+        .entries()
+        .map_err(|e| bad(layer, format!("not a tar archive: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| bad(layer, format!("corrupt tar: {e}")))?;
+        entries_seen += 1;
+        if entries_seen > limits.max_entries {
+            return Err(bad(
+                layer,
+                format!("more than {} entries", limits.max_entries),
+            ));
+        }
+        let raw = entry.path_bytes();
+        let Some(path) = std::str::from_utf8(&raw).ok().and_then(clean) else {
+            continue; // unnamed, non-UTF-8 or escaping the root: nothing to read
+        };
+        let (dir, base) = match path.rsplit_once('/') {
+            Some((d, b)) => (format!("{d}/"), b.to_owned()),
+            None => (String::new(), path.clone()),
+        };
+        if base == ".wh..wh..opq" {
+            opaque.push(dir);
+            continue;
+        }
+        if let Some(hidden) = base.strip_prefix(".wh.") {
+            removed.push(format!("{dir}{hidden}"));
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        if kind.is_hard_link() && wanted(&path) {
+            if let Ok(Some(target)) = entry.link_name() {
+                if let Some(target) = target.to_str().and_then(clean) {
+                    hard_links.push((path, target));
+                }
+            }
+            continue;
+        }
+        // A later entry for the same path replaces an earlier one.
+        added.remove(&path);
+        if !kind.is_file() || !wanted(&path) {
+            continue;
+        }
+        let size = entry.size();
+        if size > limits.max_file_bytes {
+            return Err(bad(
+                layer,
+                format!(
+                    "{path} is {size} bytes, more than the {} allowed",
+                    limits.max_file_bytes
+                ),
+            ));
+        }
+        kept_here += size;
+        if kept_here > limits.max_kept_bytes {
+            return Err(bad(
+                layer,
+                "package metadata larger than the scanner's limit",
+            ));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        (&mut entry)
+            .take(limits.max_file_bytes)
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(layer, format!("reading {path}: {e}")))?;
+        added.insert(
+            path,
+            Kept {
+                layer: layer.to_owned(),
+                bytes,
             },
         );
-        let magic = input
-            .fill_buf()
-            .map_err(|e| bad(layer, e.to_string()))?
-            .to_vec();
-        let plain: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::MultiGzDecoder::new(input))
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Box::new(
-                zstd::stream::read::Decoder::with_buffer(input)
-                    .map_err(|e| bad(layer, e.to_string()))?,
-            )
-        } else {
-            Box::new(input)
-        };
-        let guarded = RatioGuard {
-            inner: plain,
-            compressed,
-            out: 0,
-            limits: *limits,
-        };
-        let mut archive = tar::Archive::new(guarded);
-        let mut added: BTreeMap<String, Kept> = BTreeMap::new();
-        let mut hard_links: Vec<(String, String)> = Vec::new();
-        let mut removed: Vec<String> = Vec::new();
-        let mut opaque: Vec<String> = Vec::new();
-        let mut entries_seen = 0u64;
-        let mut kept_here = 0u64;
-        let entries = archive
-            .entries()
-            .map_err(|e| bad(layer, format!("not a tar archive: {e}")))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| bad(layer, format!("corrupt tar: {e}")))?;
-            entries_seen += 1;
-            if entries_seen > limits.max_entries {
-                return Err(bad(
-                    layer,
-                    format!("more than {} entries", limits.max_entries),
-                ));
-            }
-            let raw = entry.path_bytes();
-            let Some(path) = std::str::from_utf8(&raw).ok().and_then(clean) else {
-                continue; // unnamed, non-UTF-8 or escaping the root: nothing to read
-            };
-            let (dir, base) = match path.rsplit_once('/') {
-                Some((d, b)) => (format!("{d}/"), b.to_owned()),
-                None => (String::new(), path.clone()),
-            };
-            if base == ".wh..wh..opq" {
-                opaque.push(dir);
-                continue;
-            }
-            if let Some(hidden) = base.strip_prefix(".wh.") {
-                removed.push(format!("{dir}{hidden}"));
-                continue;
-            }
-            let kind = entry.header().entry_type();
-            if kind.is_hard_link() && wanted(&path) {
-                if let Ok(Some(target)) = entry.link_name() {
-                    if let Some(target) = target.to_str().and_then(clean) {
-                        hard_links.push((path, target));
-                    }
-                }
-                continue;
-            }
-            // A later entry for the same path replaces an earlier one.
-            added.remove(&path);
-            if !kind.is_file() || !wanted(&path) {
-                continue;
-            }
-            let size = entry.size();
-            if size > limits.max_file_bytes {
-                return Err(bad(
-                    layer,
-                    format!(
-                        "{path} is {size} bytes, more than the {} allowed",
-                        limits.max_file_bytes
-                    ),
-                ));
-            }
-            kept_here += size;
-            if kept_here > limits.max_kept_bytes {
-                return Err(bad(
-                    layer,
-                    "package metadata larger than the scanner's limit",
-                ));
-            }
-            let mut bytes = Vec::with_capacity(size as usize);
-            (&mut entry)
-                .take(limits.max_file_bytes)
-                .read_to_end(&mut bytes)
-                .map_err(|e| bad(layer, format!("reading {path}: {e}")))?;
-            added.insert(
-                path,
-                Kept {
-                    layer: layer.to_owned(),
-                    bytes,
-                },
-            );
-        }
-        // Drain the stream so a truncated or bomb-like tail is noticed.
-        let mut rest = archive.into_inner();
-        io::copy(&mut rest, &mut io::sink())
-            .map_err(|e| bad(layer, format!("corrupt layer: {e}")))?;
-        Ok(LayerDelta {
-            layer: layer.to_owned(),
-            added,
-            removed,
-            opaque,
-            hard_links,
-        })
     }
+    // Drain the stream so a truncated or bomb-like tail is noticed.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| bad(layer, format!("corrupt layer: {e}")))?;
+    Ok(LayerDelta {
+        layer: layer.to_owned(),
+        added,
+        removed,
+        opaque,
+        hard_links,
+    })
 }
 
 #[cfg(test)]

@@ -91,15 +91,12 @@ impl Advisory {
     }
 }
 
-fn ordering(kind: &str, eco: Ecosystem) -> Option<fn(Ecosystem, &str, &str) -> Ordering> {
+fn ordering(kind: &str) -> Option<fn(Ecosystem, &str, &str) -> Ordering> {
     match kind {
         "ECOSYSTEM" => Some(version::compare),
         "SEMVER" => Some(|_, a, b| version::compare_semver(a, b)),
         // GIT ranges name commits, which installed packages do not have.
-        _ => {
-            let _ = eco;
-            None
-        }
+        _ => None,
     }
 }
 
@@ -108,7 +105,7 @@ impl Range {
     /// version order; `introduced` opens, `fixed` closes at the version,
     /// `last_affected` closes after it, `limit` caps everything).
     pub fn contains(&self, eco: Ecosystem, installed: &str) -> bool {
-        let Some(cmp) = ordering(&self.kind, eco) else {
+        let Some(cmp) = ordering(&self.kind) else {
             return false;
         };
         fn key(e: &Event) -> Option<&str> {
@@ -161,7 +158,7 @@ impl Range {
 
     /// The first `fixed` version above `installed`, if the range names one.
     pub fn fixed_after(&self, eco: Ecosystem, installed: &str) -> Option<String> {
-        let cmp = ordering(&self.kind, eco)?;
+        let cmp = ordering(&self.kind)?;
         self.events
             .iter()
             .filter_map(|e| match e {

@@ -181,32 +181,16 @@ impl Accounts {
         name: &str,
         scopes: &[String],
         expires_in_secs: Option<i64>,
-        allowed_cidrs: Option<String>,
+        allowed_cidrs: Option<&[String]>,
     ) -> Result<IssuedSecret, AccountError> {
         if !valid_token_name(name) {
             return Err(AccountError::Invalid(format!(
                 "invalid token name {name:?}: use 1-64 lowercase letters, digits, '-', '_', '.' (not admin or token)"
             )));
         }
-        if scopes.is_empty() || scopes.len() > MAX_TOKEN_SCOPES {
-            return Err(AccountError::Invalid(format!(
-                "give between 1 and {MAX_TOKEN_SCOPES} scopes"
-            )));
-        }
-        let mut parsed = Vec::new();
-        for s in scopes {
-            parsed.push(
-                Scope::parse(s)
-                    .map_err(|e| AccountError::Invalid(e.to_string()))?
-                    .to_string(),
-            );
-        }
-        if let Some(cidrs) = &allowed_cidrs {
-            for c in cidrs.split(' ') {
-                c.parse::<ipnet::IpNet>()
-                    .map_err(|_| AccountError::Invalid(format!("invalid CIDR {c:?}")))?;
-            }
-        }
+        let invalid = |e: crate::directory::DirectoryError| AccountError::Invalid(e.to_string());
+        let scopes = crate::directory::parse_scopes(scopes, MAX_TOKEN_SCOPES).map_err(invalid)?;
+        let allowed_cidrs = crate::directory::parse_cidrs(allowed_cidrs).map_err(invalid)?;
         if let Some(e) = expires_in_secs {
             if e <= 0 {
                 return Err(AccountError::Invalid("expiry must be in the future".into()));
@@ -217,7 +201,7 @@ impl Accounts {
         let created = now();
         let record = ServiceTokenRecord {
             name: name.to_owned(),
-            scopes: parsed.join(" "),
+            scopes,
             expires_at: expires_in_secs.map(|e| created.saturating_add(e)),
             password_hashes: [Some(hash), None],
             enabled: true,

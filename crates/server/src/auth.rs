@@ -101,6 +101,18 @@ impl LockedOut {
     }
 }
 
+/// A login name as audit records show it and lockouts count it (at most 64 chars).
+pub(crate) fn shown_user(user: &str) -> String {
+    user.chars().take(64).collect()
+}
+
+/// The lockout counters a password attempt by `user` from `client_ip` touches: the
+/// user's own key, and both keys.
+pub(crate) fn login_keys(user: &str, client_ip: &str) -> (String, [String; 2]) {
+    let user_key = format!("user:{}", shown_user(user));
+    (user_key.clone(), [format!("ip:{client_ip}"), user_key])
+}
+
 /// Who is calling, if the `Authorization` header proves it. Password attempts are
 /// rate limited per client address and per user name.
 pub async fn authenticate(
@@ -111,8 +123,7 @@ pub async fn authenticate(
 ) -> Result<Caller, Refused> {
     let client = client_ip.parse().ok();
     let caller = if let Some((user, _)) = decode_basic(authorization) {
-        let user_key = format!("user:{}", user.chars().take(64).collect::<String>());
-        let keys = [format!("ip:{client_ip}"), user_key.clone()];
+        let (user_key, keys) = login_keys(&user, client_ip);
         if let Some(retry_after) = state.limiter.locked(&keys) {
             return Err(Refused::LockedOut(LockedOut { retry_after }));
         }
@@ -291,7 +302,7 @@ async fn gate(state: AppState, mut req: Request, next: Next, door: Door) -> Resp
         // Credentials that did not check out are evidence; a request without any
         // is just the start of the token flow.
         let who = decode_basic(value)
-            .map(|(user, _)| user.chars().take(64).collect::<String>())
+            .map(|(user, _)| shown_user(&user))
             .unwrap_or_else(|| "bearer token".into());
         state
             .audit

@@ -758,8 +758,7 @@ impl Directory {
         }
         let pattern = RepoPattern::parse(&b.pattern)
             .map_err(|e| DirectoryError::Invalid(format!("pattern {:?}: {e}", b.pattern)))?;
-        let policy = self.load_policy().await?;
-        if policy.role(&b.role).is_none() {
+        if self.policy().await.role(&b.role).is_none() {
             return Err(DirectoryError::NotFound(format!("role {:?}", b.role)));
         }
         Ok(BindingRecord {

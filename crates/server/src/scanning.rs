@@ -7,7 +7,6 @@
 use airlock_oci::{Digest, Reference, RepositoryName};
 use airlock_registry::Registry;
 use airlock_scanner::layers::{read_layer, Filesystem, Limits};
-use airlock_scanner::osv::Advisory;
 use airlock_scanner::{AdvisoryIndex, Report, Severity};
 use airlock_storage::{AdvisoryStore, ScanJob, ScanStore};
 use futures_util::TryStreamExt;
@@ -173,16 +172,8 @@ impl ScanService {
             }
         }
         let records = self.store.advisory_records().await?;
-        let index = tokio::task::spawn_blocking(move || {
-            let mut index = AdvisoryIndex::default();
-            for r in records {
-                if let Ok(a) = Advisory::parse(&r) {
-                    index.insert(a);
-                }
-            }
-            index
-        })
-        .await?;
+        let index =
+            tokio::task::spawn_blocking(move || AdvisoryIndex::from_records(records)).await?;
         let index = Arc::new(index);
         tracing::info!(advisories = index.len(), "advisory index built");
         *guard = Some((index.clone(), count, Instant::now()));

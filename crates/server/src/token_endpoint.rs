@@ -175,7 +175,7 @@ async fn login(state: &AppState, basic: &str, client_ip: &str) -> Result<Caller,
         Err(Refused::LockedOut(locked)) => Err(locked.response()),
         Err(Refused::Invalid) => {
             let who = auth::decode_basic(basic)
-                .map(|(u, _)| u.chars().take(64).collect::<String>())
+                .map(|(u, _)| auth::shown_user(&u))
                 .unwrap_or_default();
             state
                 .audit

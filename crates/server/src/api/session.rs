@@ -30,8 +30,7 @@ pub async fn login(
     Json(req): Json<Login>,
 ) -> Response {
     let ip = client.to_string();
-    let user_key = format!("user:{}", req.user.chars().take(64).collect::<String>());
-    let keys = [format!("ip:{ip}"), user_key.clone()];
+    let (user_key, keys) = crate::auth::login_keys(&req.user, &ip);
     if let Some(retry_after) = state.limiter.locked(&keys) {
         return LockedOut { retry_after }.response();
     }
@@ -46,7 +45,7 @@ pub async fn login(
         PasswordLogin::SecondFactorRequired => (false, "second factor required"),
         PasswordLogin::Refused => (false, "invalid credentials"),
     };
-    let who: String = req.user.chars().take(64).collect();
+    let who = crate::auth::shown_user(&req.user);
     state
         .audit
         .record(&who, &ip, "login", "admin API", ok, reason)

@@ -63,13 +63,17 @@ async fn create_token(
     Extension(caller): Extension<Caller>,
     Json(req): Json<NewToken>,
 ) -> Response {
-    let cidrs = req.allowed_cidrs.map(|c| c.join(" "));
     let run = async {
         if matches!(state.directory.user_exists(&req.name).await, Ok(true)) {
             return Err(AccountError::Exists(req.name.clone()));
         }
         (state.accounts)
-            .create(&req.name, &req.scopes, req.expires_in_secs, cidrs)
+            .create(
+                &req.name,
+                &req.scopes,
+                req.expires_in_secs,
+                req.allowed_cidrs.as_deref(),
+            )
             .await
     };
     let target = format!("token:{}", req.name);
