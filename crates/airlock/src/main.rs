@@ -351,7 +351,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("skipped {s}");
                 }
             }
-            println!("{} advisories stored", store.count_advisories().await?);
+            println!(
+                "{} advisories stored (generation {}; a running registry re-matches stored images within 30 s of a change)",
+                store.count_advisories().await?,
+                store.advisory_generation().await?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Logout => {

@@ -25,6 +25,7 @@ pub fn key(ecosystem: &str, name: &str) -> (String, String) {
 #[derive(Debug, Default, Clone)]
 pub struct AdvisoryIndex {
     by_package: HashMap<(String, String), Vec<Arc<Advisory>>>,
+    by_id: HashMap<String, Arc<Advisory>>,
     count: usize,
 }
 
@@ -61,7 +62,13 @@ impl AdvisoryIndex {
         for k in keys {
             self.by_package.entry(k).or_default().push(a.clone());
         }
+        self.by_id.insert(a.id.clone(), a);
         self.count += 1;
+    }
+
+    /// The advisory with this id, if the index holds it.
+    pub fn get(&self, id: &str) -> Option<&Arc<Advisory>> {
+        self.by_id.get(id)
     }
 
     pub fn lookup(&self, ecosystem: &str, name: &str) -> &[Arc<Advisory>] {

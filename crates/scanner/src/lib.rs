@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod image;
 pub mod index;
 pub mod layers;
+pub mod matcher;
 pub mod osv;
 pub mod sbom;
 pub mod scan;

@@ -2,10 +2,10 @@
 //! advisory index, and grade the findings.
 
 use crate::catalog::{self, OsRelease, Package};
-use crate::index::{key, AdvisoryIndex};
+use crate::index::AdvisoryIndex;
 use crate::layers::Filesystem;
-use crate::severity::{assess, Severity};
-use crate::version::Ecosystem;
+use crate::matcher::{Matcher, PackageRef};
+use crate::severity::Severity;
 use serde::{Deserialize, Serialize};
 
 /// One advisory that affects one installed package.
@@ -67,60 +67,9 @@ pub fn catalog(fs: &Filesystem) -> (Option<OsRelease>, Vec<Package>) {
     (os, packages)
 }
 
-/// Whether advisories for this ecosystem are written against source packages.
-fn by_source(eco: Ecosystem) -> bool {
-    matches!(
-        eco,
-        Ecosystem::Debian | Ecosystem::Ubuntu | Ecosystem::Alpine
-    )
-}
-
 /// Every advisory in `index` that affects one of `packages`.
 pub fn match_packages(packages: &[Package], index: &AdvisoryIndex) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = Vec::new();
-    for pkg in packages {
-        let eco = Ecosystem::from_osv(&pkg.ecosystem);
-        let (name, version) = if by_source(eco) {
-            (&pkg.source_name, &pkg.source_version)
-        } else {
-            (&pkg.name, &pkg.version)
-        };
-        let wanted = key(&pkg.ecosystem, name);
-        for adv in index.lookup(&pkg.ecosystem, name) {
-            for aff in &adv.affected {
-                let Some(p) = &aff.package else { continue };
-                if key(&p.ecosystem, &p.name) != wanted || !aff.affects(eco, version) {
-                    continue;
-                }
-                if findings.iter().any(|f| {
-                    f.id == adv.id && f.package == pkg.name && f.installed_version == pkg.version
-                }) {
-                    continue;
-                }
-                let (severity, cvss, cvss_vector) = assess(adv, aff);
-                findings.push(Finding {
-                    id: adv.id.clone(),
-                    aliases: adv.aliases.clone(),
-                    package: pkg.name.clone(),
-                    installed_version: pkg.version.clone(),
-                    fixed_version: aff.fixed_version(eco, version),
-                    severity,
-                    cvss,
-                    cvss_vector,
-                    ecosystem: pkg.ecosystem.clone(),
-                    purl: pkg.purl.clone(),
-                    summary: adv.summary.clone(),
-                });
-            }
-        }
-    }
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.package.cmp(&b.package))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    findings
+    Matcher::new(index).match_all(packages.iter().map(PackageRef::from))
 }
 
 impl Report {

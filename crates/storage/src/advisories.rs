@@ -26,9 +26,12 @@ pub struct ImportCounts {
 
 #[async_trait]
 pub trait AdvisoryStore: Send + Sync + 'static {
-    /// Stores records that are new or modified later than the stored copy.
+    /// Stores records that are new or modified later than the stored copy, and bumps
+    /// the generation when anything changed.
     async fn import_advisories(&self, records: &[AdvisoryRecord]) -> Result<ImportCounts>;
     /// Every stored record's JSON (withdrawn ones included; callers skip them).
     async fn advisory_records(&self) -> Result<Vec<Vec<u8>>>;
     async fn count_advisories(&self) -> Result<u64>;
+    /// The database's generation: bumped by every import that adds or changes a record.
+    async fn advisory_generation(&self) -> Result<i64>;
 }

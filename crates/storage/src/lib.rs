@@ -30,7 +30,7 @@ pub use fs::FsBlobStore;
 pub use meta::{
     ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal, UploadRecord,
 };
-pub use scans::{ScanJob, ScanStore};
+pub use scans::{Rematch, ScanEvent, ScanJob, ScanStore, StoredReport};
 pub use sqlite::SqliteMetaStore;
 
 /// Seconds since the Unix epoch; all timestamps in the stores use it.

@@ -51,6 +51,14 @@ impl AdvisoryStore for SqliteMetaStore {
                 .await?;
             }
         }
+        if counts.added + counts.updated > 0 {
+            sqlx::query(
+                "UPDATE advisory_generation SET generation = generation + 1, changed_at = ?",
+            )
+            .bind(crate::now_unix())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(counts)
     }
@@ -68,5 +76,13 @@ impl AdvisoryStore for SqliteMetaStore {
             .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn advisory_generation(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT generation FROM advisory_generation WHERE id = 1")
+                .fetch_one(&self.reader)
+                .await?,
+        )
     }
 }

@@ -103,3 +103,172 @@ async fn pushed_images_are_scanned() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn advisory_updates_rematch_stored_images_and_sboms_are_referrers() {
+    let s = TestServer::start().await;
+    let l = layer(&[
+        ("etc/os-release", b"ID=alpine\nVERSION_ID=3.11.6\n"),
+        ("lib/apk/db/installed", b"P:musl\nV:1.1.15-r3\no:musl\n\n"),
+    ]);
+    let (_, digest) = s.push_image("rescan/app", "v1", &[&l]).await;
+    let v = scan_state(&s, "rescan/app", &digest).await;
+    assert_eq!(v["state"], "done", "{v}");
+    assert_eq!(
+        v["report"]["platforms"][0]["findings"],
+        serde_json::json!([])
+    );
+    assert_eq!(v["report"]["advisory_generation"], 0);
+
+    // The SBOMs are referrers of the image, found by artifact type.
+    let referrers = |filter: &'static str| {
+        let s = &s;
+        let digest = digest.clone();
+        async move {
+            let v: Value = s
+                .send(
+                    Method::GET,
+                    &format!("/v2/rescan/app/referrers/{digest}{filter}"),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["manifests"].as_array().unwrap().clone()
+        }
+    };
+    let all = referrers("").await;
+    let mut types: Vec<&str> = all
+        .iter()
+        .map(|m| m["artifactType"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["application/spdx+json", "application/vnd.cyclonedx+json"]
+    );
+    let cdx = referrers("?artifactType=application/vnd.cyclonedx%2Bjson").await;
+    assert_eq!(cdx.len(), 1);
+    let manifest: Value = s
+        .send(
+            Method::GET,
+            &format!(
+                "/v2/rescan/app/manifests/{}",
+                cdx[0]["digest"].as_str().unwrap()
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(manifest["subject"]["digest"], digest.as_str());
+    let bom: Value = s
+        .send(
+            Method::GET,
+            &format!(
+                "/v2/rescan/app/blobs/{}",
+                manifest["layers"][0]["digest"].as_str().unwrap()
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bom["bomFormat"], "CycloneDX");
+    assert_eq!(bom["components"][0]["name"], "musl");
+
+    // New advisories: the stored inventory is re-matched, no layer read again.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scanner/tests/fixtures/vulndb");
+    let (ok, out) = s.cli(&["vulndb", "import", fixtures.to_str().unwrap()]);
+    assert!(ok && out.contains("generation 1"), "{out}");
+    let r: Value = s
+        .send(Method::POST, "/api/v1/scans/rematch")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["rematched"]["generation"], 1, "{r}");
+    assert_eq!(r["rematched"]["reports"], 1, "{r}");
+    assert_eq!(r["rematched"]["changed"], 1, "{r}");
+    let v = scan_state(&s, "rescan/app", &digest).await;
+    assert_eq!(
+        v["report"]["platforms"][0]["findings"][0]["id"], "ALPINE-CVE-2016-8859-musl-v3.11",
+        "{v}"
+    );
+    assert_eq!(v["report"]["summary"]["UNKNOWN"], 1, "{v}");
+    assert_eq!(v["report"]["advisory_generation"], 1);
+    // Nothing new: nothing to do.
+    let r: Value = s
+        .send(Method::POST, "/api/v1/scans/rematch")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["rematched"], Value::Null, "{r}");
+
+    let ev: Value = s
+        .send(Method::GET, "/api/v1/scans/events")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = ev["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["scanned", "findings_changed"], "{ev}");
+    assert_eq!(
+        events[1]["detail"]["added"][0]["id"],
+        "ALPINE-CVE-2016-8859-musl-v3.11"
+    );
+    assert_eq!(events[1]["digest"], digest.as_str());
+    let after = ev["next"].as_i64().unwrap();
+    let ev: Value = s
+        .send(Method::GET, &format!("/api/v1/scans/events?after={after}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ev["events"], serde_json::json!([]));
+
+    // A rescan replaces the SBOMs this registry attached instead of piling them up.
+    let (_, again) = s.push_image("rescan/app", "v2", &[&l]).await;
+    assert_eq!(again, digest);
+    for _ in 0..100 {
+        let ev: Value = s
+            .send(Method::GET, &format!("/api/v1/scans/events?after={after}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if !ev["events"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(referrers("").await.len(), 2);
+
+    // Events of repositories the caller may not read are not shown.
+    s.req(Method::POST, "/api/v1/users")
+        .json(&serde_json::json!({"name": "eve", "password": "eve-password-123"}))
+        .send()
+        .await
+        .unwrap();
+    let ev: Value = s
+        .client
+        .get(s.url("/api/v1/scans/events"))
+        .basic_auth("eve", Some("eve-password-123"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ev["events"], serde_json::json!([]), "{ev}");
+    let resp = s
+        .client
+        .post(s.url("/api/v1/scans/rematch"))
+        .basic_auth("eve", Some("eve-password-123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
