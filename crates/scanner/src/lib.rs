@@ -3,11 +3,15 @@
 //! semantics), and the findings that come out. Pure and synchronous: the registry and
 //! the CLI feed it bytes and advisories.
 
+pub mod binaries;
 pub mod catalog;
 pub mod image;
 pub mod index;
+pub mod java;
 pub mod layers;
+pub mod misconfig;
 pub mod osv;
+pub mod rpm;
 pub mod sbom;
 pub mod scan;
 pub mod severity;
@@ -16,5 +20,6 @@ pub mod version;
 pub use catalog::{OsRelease, Package};
 pub use index::AdvisoryIndex;
 pub use layers::{Filesystem, Limits};
+pub use misconfig::Misconfiguration;
 pub use scan::{Finding, Report};
 pub use severity::Severity;
