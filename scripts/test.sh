@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n==== %s\n' "$*"; }
 
 # ---------------------------------------------------------------- prerequisites
-APT_PACKAGES=(skopeo podman docker.io containerd umoci docker-registry wrk curl)
+APT_PACKAGES=(skopeo podman docker.io containerd umoci docker-registry wrk curl rpm)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

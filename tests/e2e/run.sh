@@ -162,8 +162,9 @@ case "$TARGET" in
   airlock)
     BIN="${AIRLOCK_BIN:-}"
     if [[ -z "$BIN" ]]; then
+      # the newer of the release and debug builds
       for c in "$HERE/../../target/release/airlock" "$HERE/../../target/debug/airlock"; do
-        [[ -x "$c" ]] && BIN="$c" && break
+        [[ -x "$c" ]] && { [[ -z "$BIN" || "$c" -nt "$BIN" ]] && BIN="$c"; }
       done
     fi
     if [[ -z "$BIN" || ! -x "$BIN" ]]; then
@@ -510,7 +511,9 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 errs = []
 if j.get("mediaType") != "application/vnd.oci.image.index.v1+json": errs.append(f"mediaType {j.get('mediaType')}")
-by = {m["digest"]: m for m in j.get("manifests", [])}
+# (the registry's own scan attaches SBOMs too, marked with its generator annotation)
+ours = lambda m: (m.get("annotations") or {}).get("dev.airlock.sbom.generator") == "airlock"
+by = {m["digest"]: m for m in j.get("manifests", []) if not ours(m)}
 want = {sys.argv[2]: "application/vnd.airlock.test.signature", sys.argv[3]: "application/vnd.airlock.test.sbom"}
 for d, at in want.items():
     m = by.get(d)
@@ -551,7 +554,7 @@ EOF
   code="$(http "$R" "${CREDS[@]}" -X DELETE "$URL/v2/e2e/app/manifests/$SBOM")"
   if [[ "$code" == 202 ]]; then
     code2="$(http "$R" "${CREDS[@]}" "$URL/v2/e2e/app/referrers/$SUBJ")"
-    if [[ "$code2" == 200 ]] && python3 -c 'import json,sys; d=[m["digest"] for m in json.load(open(sys.argv[1]))["manifests"]]; assert d == [sys.argv[2]], d' "$R" "$SIG" 2>/dev/null; then
+    if [[ "$code2" == 200 ]] && python3 -c 'import json,sys; d=[m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if (m.get("annotations") or {}).get("dev.airlock.sbom.generator") != "airlock"]; assert d == [sys.argv[2]], d' "$R" "$SIG" 2>/dev/null; then
       pass referrers-after-delete
     else fail_or_xfail referrers-after-delete "after DELETE of the sbom: HTTP $code2 body: $(head -c 300 "$R")"; fi
   else fail referrers-after-delete "DELETE /v2/e2e/app/manifests/$SBOM: HTTP $code body: $(head -c 300 "$R")"; fi
@@ -753,6 +756,38 @@ if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
   if "$BIN" scan "oci:$OCI:v1" --vulndb "$VDB" --format sarif >"$WORK/scan-oci.sarif" 2>"$LOGS/scan-oci.err" \
      && grep -q '"version": "2.1.0"' "$WORK/scan-oci.sarif"; then pass scan-umoci-layout
   else fail scan-umoci-layout "$(tailf "$LOGS/scan-oci.err")"; fi
+  # the scan attached CycloneDX and SPDX SBOMs as referrers; skopeo reads one back
+  code="$(http "$WORK/referrers" "${CREDS[@]}" "$URL/v2/e2e/app/referrers/${EXP_V1:-none}?artifactType=application/vnd.cyclonedx%2Bjson")"
+  sbom="$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["manifests"]; print(m[0]["digest"] if len(m)==1 and m[0]["artifactType"]=="application/vnd.cyclonedx+json" else "")' "$WORK/referrers" 2>/dev/null || true)"
+  if [[ "$code" == 200 && -n "$sbom" ]] \
+     && run scan-sbom-inspect "${SKO[@]}" inspect --raw --tls-verify=false --creds "$USER_NAME:$PW" "docker://$REG/e2e/app@$sbom" \
+     && grep -q "${EXP_V1:-none}" "$LOGS/scan-sbom-inspect.log"; then pass scan-sbom-referrer
+  else fail scan-sbom-referrer "HTTP $code: $(head -c 300 "$WORK/referrers") $(tailf "$LOGS/scan-sbom-inspect.log" 3)"; fi
+  # a root image fails the misconfiguration gate, and says why
+  if "$BIN" scan "oci:$OCI:v1" --vulndb "$VDB" --fail-on-misconfig high >"$WORK/scan-misconfig.txt" 2>&1; then
+    fail scan-fail-on-misconfig "exit 0 for an image that runs as root: $(tail -c 300 "$WORK/scan-misconfig.txt")"
+  elif grep -q "AL-CFG-001" "$WORK/scan-misconfig.txt"; then pass scan-fail-on-misconfig
+  else fail scan-fail-on-misconfig "$(tail -c 300 "$WORK/scan-misconfig.txt")"; fi
+  # Go build info of a real Go binary (skopeo itself)
+  rm -rf "$WORK/gofs" && mkdir -p "$WORK/gofs/usr/bin" && cp "$(command -v skopeo)" "$WORK/gofs/usr/bin/"
+  if "$BIN" scan "dir:$WORK/gofs" --vulndb "$VDB" --format json >"$WORK/scan-go.json" 2>"$LOGS/scan-go.err" \
+     && python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["packages"]; assert any(x["name"]=="stdlib" and x["ecosystem"]=="Go" and x["version"][0].isdigit() for x in p), p' "$WORK/scan-go.json"; then
+    pass scan-go-binary
+  else fail scan-go-binary "$(tailf "$LOGS/scan-go.err") $(head -c 300 "$WORK/scan-go.json")"; fi
+  # an RPM database written by rpm itself (sqlite backend)
+  if tool_ok rpmbuild; then
+    R="$WORK/rpm" && rm -rf "$R" && mkdir -p "$R/SPECS" "$R/db" "$R/fs/etc" "$R/fs/var/lib/rpm"
+    printf 'Name: airlock-e2e\nVersion: 1.2.3\nRelease: 4.el9\nEpoch: 2\nSummary: e2e\nLicense: MIT\nBuildArch: noarch\n%%description\ne2e\n%%files\n' >"$R/SPECS/e2e.spec"
+    printf 'ID="rocky"\nVERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3"\n' >"$R/fs/etc/os-release"
+    if run rpm-build rpmbuild --define "_topdir $R" -bb "$R/SPECS/e2e.spec" \
+       && run rpm-initdb rpm --define '_db_backend sqlite' --dbpath "$R/db" --initdb \
+       && run rpm-install rpm --define '_db_backend sqlite' --dbpath "$R/db" -i --justdb --nodeps --ignorearch --ignoreos "$R"/RPMS/noarch/*.rpm \
+       && cp "$R/db/rpmdb.sqlite" "$R/fs/var/lib/rpm/" \
+       && "$BIN" scan "dir:$R/fs" --vulndb "$VDB" --format json >"$WORK/scan-rpm.json" 2>"$LOGS/scan-rpm.err" \
+       && python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["packages"]; assert [(x["name"],x["version"],x["ecosystem"]) for x in p]==[("airlock-e2e","2:1.2.3-4.el9","Rocky Linux:9")], p' "$WORK/scan-rpm.json"; then
+      pass scan-rpmdb-sqlite
+    else fail scan-rpmdb-sqlite "$(tailf "$LOGS/rpm-install.log" 3) $(tailf "$LOGS/scan-rpm.err") $(head -c 300 "$WORK/scan-rpm.json")"; fi
+  fi
 fi
 
 # ---------------------------------------------------------------- registry still healthy?

@@ -26,9 +26,14 @@ pub struct ScanArgs {
     target: String,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Exit with 1 when a finding is at or above this severity (low, medium, high, critical).
+    /// Exit with 1 when a vulnerability finding is at or above this severity (low,
+    /// medium, high, critical).
     #[arg(long, value_parser = parse_severity)]
     fail_on: Option<Severity>,
+    /// Exit with 1 when a misconfiguration (root user, secrets in the environment,
+    /// setuid or world-writable files, no HEALTHCHECK) is at or above this severity.
+    #[arg(long, value_parser = parse_severity)]
+    fail_on_misconfig: Option<Severity>,
     /// Leave out findings without a fixed version.
     #[arg(long)]
     ignore_unfixed: bool,
@@ -79,7 +84,8 @@ pub fn run(args: ScanArgs, index: Option<AdvisoryIndex>) -> anyhow::Result<ExitC
     let reports: Vec<PlatformReport> = images
         .into_iter()
         .map(|img| {
-            let mut report = Report::new(&img.fs, &index);
+            let mut report =
+                Report::new(&img.fs, &index).with_misconfigurations(img.config.as_ref(), &img.fs);
             if args.ignore_unfixed {
                 report = report.without_unfixed();
             }
@@ -132,18 +138,29 @@ pub fn run(args: ScanArgs, index: Option<AdvisoryIndex>) -> anyhow::Result<ExitC
             writeln!(out)?;
         }
     }
-    let failing: usize = match args.fail_on {
-        Some(t) => reports.iter().map(|r| r.report.at_or_above(t)).sum(),
-        None => 0,
-    };
-    if failing > 0 {
-        eprintln!(
-            "{failing} finding(s) at or above {}",
-            args.fail_on.map(|s| s.as_str()).unwrap_or("")
-        );
-        return Ok(ExitCode::from(1));
+    let mut failed = false;
+    if let Some(t) = args.fail_on {
+        let n: usize = reports.iter().map(|r| r.report.at_or_above(t)).sum();
+        if n > 0 {
+            eprintln!("{n} finding(s) at or above {}", t.as_str());
+            failed = true;
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(t) = args.fail_on_misconfig {
+        let n: usize = reports
+            .iter()
+            .map(|r| r.report.misconfigurations_at_or_above(t))
+            .sum();
+        if n > 0 {
+            eprintln!("{n} misconfiguration(s) at or above {}", t.as_str());
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_table(out: &mut impl Write, r: &PlatformReport) -> std::io::Result<()> {
@@ -157,10 +174,21 @@ fn print_table(out: &mut impl Write, r: &PlatformReport) -> std::io::Result<()> 
     let platform = r.platform.clone().unwrap_or_default();
     writeln!(
         out,
-        "{os} {platform}: {} packages, {} findings",
+        "{os} {platform}: {} packages, {} findings, {} misconfigurations",
         r.report.packages.len(),
-        r.report.findings.len()
+        r.report.findings.len(),
+        r.report.misconfigurations.len()
     )?;
+    for m in &r.report.misconfigurations {
+        writeln!(
+            out,
+            "{:<10} {:<10} {}: {}",
+            m.severity.as_str(),
+            m.id,
+            m.title,
+            m.detail
+        )?;
+    }
     if r.report.findings.is_empty() {
         return Ok(());
     }

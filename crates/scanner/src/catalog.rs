@@ -1,7 +1,8 @@
 //! Catalogers: from the few files that describe what is installed (os-release, the
-//! dpkg and apk databases, Python and npm package metadata, `Cargo.lock`) to
-//! packages with their ecosystem, purl and — for distribution packages — the source
-//! package that advisories are written against.
+//! dpkg and apk databases, Python and npm package metadata, `Cargo.lock`, installed
+//! Ruby gemspecs, Composer's `installed.json`) to packages with their ecosystem,
+//! purl and — for distribution packages — the source package that advisories are
+//! written against. The RPM database has its own module, [`crate::rpm`].
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,24 @@ impl OsRelease {
                     _ => None,
                 }
             }
+            // RPM distributions whose OSV ecosystem os-release names exactly. Left
+            // out on purpose: RHEL (OSV files it per CPE product stream,
+            // `Red Hat:enterprise_linux:9::appstream`, which an image does not
+            // tell), SLES (per SUSE product and module), Fedora and CentOS (no OSV
+            // ecosystem).
+            "rocky" | "almalinux" => {
+                let major = self.version_id.split('.').next().unwrap_or("");
+                let name = if self.id == "rocky" {
+                    "Rocky Linux"
+                } else {
+                    "AlmaLinux"
+                };
+                (!major.is_empty()).then(|| format!("{name}:{major}"))
+            }
+            "opensuse-leap" => {
+                (!self.version_id.is_empty()).then(|| format!("openSUSE:Leap {}", self.version_id))
+            }
+            "opensuse-tumbleweed" => Some("openSUSE:Tumbleweed".into()),
             _ => None,
         }
     }
@@ -112,7 +131,8 @@ fn field<'a>(stanza: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a purl segment (everything but unreserved characters).
+pub(crate) fn encode(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '~' => c.to_string(),
@@ -136,6 +156,9 @@ pub fn dpkg(text: &str, os: &OsRelease, layer: &str, path: &str) -> Vec<Package>
         let (Some(name), Some(version)) = (field(&s, "Package"), field(&s, "Version")) else {
             continue;
         };
+        if name.is_empty() || version.is_empty() {
+            continue; // found by the dpkg fuzz target: `Package:` with no value
+        }
         if let Some(status) = field(&s, "Status") {
             if status.split_whitespace().last() != Some("installed") {
                 continue;
@@ -192,6 +215,11 @@ pub fn apk(text: &str, os: &OsRelease, layer: &str, path: &str) -> Vec<Package> 
                      origin: &mut Option<String>,
                      arch: &mut Option<String>| {
         if let (Some(n), Some(v)) = (name.take(), version.take()) {
+            if n.is_empty() || v.is_empty() {
+                *origin = None;
+                *arch = None;
+                return;
+            }
             let src = origin.take().unwrap_or_else(|| n.clone());
             let mut purl = format!("pkg:apk/alpine/{}@{}", encode(&n), encode(&v));
             if let Some(a) = arch.take() {
@@ -336,6 +364,171 @@ pub fn cargo_lock(text: &str, layer: &str, path: &str) -> Vec<Package> {
         .collect()
 }
 
+/// Longest gem or Composer package name and version taken from metadata.
+const MAX_NAME: usize = 214;
+const MAX_VERSION: usize = 128;
+
+/// A gem from an installed gemspec (`**/specifications/*.gemspec`): the
+/// `<var>.name = "rake".freeze` and `<var>.version = "13.0.6"` assignments that
+/// RubyGems writes when it installs a gem. The file is Ruby, and is only read:
+/// string literals (`"…"`, `'…'`, `%q{…}`) with an optional `.freeze`, nothing
+/// evaluated.
+pub fn gemspec(text: &str, layer: &str, path: &str) -> Option<Package> {
+    // `Gem::Specification.new do |s|` names the block variable; without it, any
+    // `<identifier>.name =` counts.
+    let var = text.lines().find_map(|line| {
+        let rest = line.split_once("Gem::Specification.new")?.1;
+        let inner = rest.split_once('|')?.1.split_once('|')?.0.trim();
+        (!inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then_some(inner)
+    });
+    let (mut name, mut version) = (None, None);
+    for line in text.lines() {
+        let line = line.trim();
+        let Some((lhs, rhs)) = line.split_once('=') else {
+            continue;
+        };
+        let Some((recv, attr)) = lhs.trim().split_once('.') else {
+            continue;
+        };
+        let recv_ok = match var {
+            Some(v) => recv == v,
+            None => recv.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        };
+        // `==` and `=~` are comparisons, not assignments.
+        if !recv_ok || rhs.starts_with(['=', '~']) {
+            continue;
+        }
+        let slot = match attr.trim() {
+            "name" => &mut name,
+            "version" => &mut version,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = ruby_string(rhs.trim());
+        }
+        if name.is_some() && version.is_some() {
+            break;
+        }
+    }
+    let (name, version) = (name?, version?);
+    let name_ok = name.len() <= MAX_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let version_ok = version.len() <= MAX_VERSION
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
+    if !name_ok || !version_ok {
+        return None;
+    }
+    Some(Package {
+        purl: format!("pkg:gem/{}@{}", encode(&name), encode(&version)),
+        source_name: name.clone(),
+        source_version: version.clone(),
+        name,
+        version,
+        ecosystem: "RubyGems".into(),
+        layer: layer.to_owned(),
+        path: path.to_owned(),
+    })
+}
+
+/// The value of a Ruby string literal at the start of `s`, optionally wrapped in
+/// `Gem::Version.new(…)`. No escapes or interpolation: names and versions have none.
+fn ruby_string(s: &str) -> Option<String> {
+    let s = s
+        .strip_prefix("Gem::Version.new(")
+        .map(str::trim_start)
+        .unwrap_or(s);
+    let (body, close) = if let Some(rest) = s.strip_prefix('"') {
+        (rest, '"')
+    } else if let Some(rest) = s.strip_prefix('\'') {
+        (rest, '\'')
+    } else if let Some(rest) = s.strip_prefix("%q").or_else(|| s.strip_prefix("%Q")) {
+        let mut chars = rest.chars();
+        let close = match chars.next()? {
+            '{' => '}',
+            '(' => ')',
+            '[' => ']',
+            '<' => '>',
+            c if c.is_ascii_punctuation() => c,
+            _ => return None,
+        };
+        (chars.as_str(), close)
+    } else {
+        return None;
+    };
+    let end = body.find(close)?;
+    let value = body[..end].trim();
+    (!value.is_empty() && !value.contains(['\\', '#'])).then(|| value.to_owned())
+}
+
+/// Most packages read from one Composer `installed.json`.
+const MAX_COMPOSER_PACKAGES: usize = 100_000;
+
+/// PHP packages from Composer's `vendor/composer/installed.json`: a list of
+/// packages (Composer 1) or `{"packages": [...]}` (Composer 2). Versions as
+/// Packagist advisories write them: the `version` field without a leading `v`
+/// (`version_normalized` pads to four parts, which advisories do not).
+pub fn composer_installed(json: &[u8], layer: &str, path: &str) -> Vec<Package> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Installed {
+        V2 { packages: Vec<Entry> },
+        V1(Vec<Entry>),
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        name: Option<String>,
+        version: Option<String>,
+    }
+    let entries = match serde_json::from_slice::<Installed>(json) {
+        Ok(Installed::V2 { packages }) => packages,
+        Ok(Installed::V1(list)) => list,
+        Err(_) => return Vec::new(),
+    };
+    entries
+        .into_iter()
+        .take(MAX_COMPOSER_PACKAGES)
+        .filter_map(|e| {
+            let name = e.name?.trim().to_ascii_lowercase();
+            let raw = e.version?;
+            let raw = raw.trim();
+            let version = match raw.strip_prefix(['v', 'V']) {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => rest,
+                _ => raw,
+            };
+            let (vendor, project) = name.split_once('/')?;
+            if vendor.is_empty()
+                || project.is_empty()
+                || project.contains('/')
+                || name.len() > MAX_NAME
+                || version.is_empty()
+                || version.len() > MAX_VERSION
+            {
+                return None;
+            }
+            Some(Package {
+                purl: format!(
+                    "pkg:composer/{}/{}@{}",
+                    encode(vendor),
+                    encode(project),
+                    encode(version)
+                ),
+                source_name: name.clone(),
+                source_version: version.to_owned(),
+                version: version.to_owned(),
+                name,
+                ecosystem: "Packagist".into(),
+                layer: layer.to_owned(),
+                path: path.to_owned(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,6 +547,24 @@ mod tests {
         let ubuntu = OsRelease::parse("ID=ubuntu\nVERSION_ID=\"22.04\"\n");
         assert_eq!(ubuntu.ecosystem().as_deref(), Some("Ubuntu:22.04"));
         assert_eq!(OsRelease::parse("ID=fedora\n").ecosystem(), None);
+        let rpm = |text: &str| OsRelease::parse(text).ecosystem();
+        assert_eq!(
+            rpm("ID=\"rocky\"\nVERSION_ID=\"9.3\"\n").as_deref(),
+            Some("Rocky Linux:9")
+        );
+        assert_eq!(
+            rpm("ID=\"almalinux\"\nVERSION_ID=\"8.9\"\n").as_deref(),
+            Some("AlmaLinux:8")
+        );
+        assert_eq!(
+            rpm("ID=\"opensuse-leap\"\nVERSION_ID=\"15.5\"\n").as_deref(),
+            Some("openSUSE:Leap 15.5")
+        );
+        assert_eq!(
+            rpm("ID=\"opensuse-tumbleweed\"\nVERSION_ID=\"20240101\"\n").as_deref(),
+            Some("openSUSE:Tumbleweed")
+        );
+        assert_eq!(rpm("ID=\"rhel\"\nVERSION_ID=\"9.3\"\n"), None);
     }
 
     #[test]
@@ -379,6 +590,10 @@ Package: tzdata\nStatus: install ok installed\nVersion: 2024a-0+deb12u1\n";
         assert_eq!(p[1].version, "1:2.38.1-5+b1");
         assert_eq!(p[2].source_name, "tzdata");
         assert_eq!(p[2].ecosystem, "Debian:12");
+        // Regression (dpkg fuzz target): a field with no value names no package.
+        let empty =
+            "Package:\nStatus: install ok installed\nVersion: 1.0\n\nPackage: x\nVersion:\n";
+        assert!(dpkg(empty, &debian12(), "l", "p").is_empty());
     }
 
     #[test]
@@ -391,6 +606,7 @@ Package: tzdata\nStatus: install ok installed\nVersion: 2024a-0+deb12u1\n";
         assert_eq!(p[0].purl, "pkg:apk/alpine/libcrypto3@3.1.4-r5?arch=x86_64");
         assert_eq!(p[1].source_name, "musl");
         assert_eq!(p[1].ecosystem, "Alpine:v3.19");
+        assert!(apk("P:\nV:1.0\n\nP:x\nV:\n", &os, "l", "p").is_empty());
     }
 
     #[test]
@@ -406,5 +622,52 @@ Package: tzdata\nStatus: install ok installed\nVersion: 2024a-0+deb12u1\n";
         let c = cargo_lock(lock, "l", "Cargo.lock");
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].purl, "pkg:cargo/smallvec@1.6.0");
+    }
+
+    #[test]
+    fn installed_gemspecs() {
+        let spec = "# -*- encoding: utf-8 -*-\n# stub: rake 13.0.6 ruby lib\n\nGem::Specification.new do |s|\n  s.name = \"rake\".freeze\n  s.version = \"13.0.6\"\n\n  s.required_rubygems_version = Gem::Requirement.new(\">= 1.3.2\".freeze) if s.respond_to? :required_rubygems_version=\n  s.authors = [\"Hiroshi SHIBATA\".freeze]\nend\n";
+        let p = gemspec(
+            spec,
+            "l",
+            "usr/local/bundle/specifications/rake-13.0.6.gemspec",
+        )
+        .unwrap();
+        assert_eq!((p.name.as_str(), p.version.as_str()), ("rake", "13.0.6"));
+        assert_eq!(
+            (p.ecosystem.as_str(), p.purl.as_str()),
+            ("RubyGems", "pkg:gem/rake@13.0.6")
+        );
+        // Other block variables, quoting styles and a wrapped version.
+        let spec = "Gem::Specification.new do |spec|\n  other.name = 'wrong'\n  spec.name    = %q{nokogiri}\n  spec.version = Gem::Version.new('1.13.10')\nend\n";
+        let p = gemspec(spec, "l", "p").unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.version.as_str()),
+            ("nokogiri", "1.13.10")
+        );
+        // Comparisons, interpolation and missing fields give nothing.
+        assert!(gemspec("s.name == \"x\"\ns.version = \"1\"\n", "l", "p").is_none());
+        assert!(gemspec("s.name = \"#{evil}\"\ns.version = \"1\"\n", "l", "p").is_none());
+        assert!(gemspec("s.name = \"x\"\n", "l", "p").is_none());
+        assert!(gemspec("s.name = \"x y\"\ns.version = \"1\"\n", "l", "p").is_none());
+    }
+
+    #[test]
+    fn composer_installed_v1_and_v2() {
+        let v2 = br#"{"packages":[{"name":"Monolog/Monolog","version":"v2.9.1","version_normalized":"2.9.1.0"},{"name":"guzzlehttp/psr7","version":"1.8.2"},{"name":"nonamespace","version":"1.0"},{"version":"1.0"}],"dev":true}"#;
+        let p = composer_installed(v2, "l", "app/vendor/composer/installed.json");
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            (p[0].name.as_str(), p[0].version.as_str()),
+            ("monolog/monolog", "2.9.1")
+        );
+        assert_eq!(p[0].purl, "pkg:composer/monolog/monolog@2.9.1");
+        assert_eq!(p[1].ecosystem, "Packagist");
+        let v1 = br#"[{"name":"symfony/http-kernel","version":"v4.4.13"},{"name":"x/y","version":"dev-main"}]"#;
+        let p = composer_installed(v1, "l", "p");
+        assert_eq!(p[0].version, "4.4.13");
+        assert_eq!(p[1].version, "dev-main");
+        assert!(composer_installed(b"{\"packages\": 3}", "l", "p").is_empty());
+        assert!(composer_installed(b"[[[[", "l", "p").is_empty());
     }
 }

@@ -392,11 +392,16 @@ pub fn open(target: &Target, limits: &Limits) -> anyhow::Result<Vec<Scanned>> {
 
 /// The wanted files of an unpacked root filesystem (symlinks not followed).
 fn from_directory(root: &Path, limits: &Limits) -> anyhow::Result<Filesystem> {
+    use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
     if !meta.is_dir() {
         bail!("{} is not a directory", root.display());
     }
-    let mut files = Vec::new();
+    let mut fs = Filesystem::default();
+    // Files whose mode matters (setuid, world-writable) but whose contents do not go
+    // into one layer of bare headers; each file to read goes through the layer walk on
+    // its own, so one file at a time is in memory.
+    let mut modes = tar::Builder::new(Vec::new());
     let mut stack = vec![root.to_owned()];
     let mut seen = 0u64;
     while let Some(dir) = stack.pop() {
@@ -416,33 +421,41 @@ fn from_directory(root: &Path, limits: &Limits) -> anyhow::Result<Filesystem> {
             let p = entry.path();
             if t.is_dir() {
                 stack.push(p);
-            } else if t.is_file() {
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .into_owned();
-                if crate::layers::wanted(&rel) {
-                    files.push((rel, p));
-                }
+                continue;
             }
+            if !t.is_file() {
+                continue;
+            }
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
+            let Ok(meta) = entry.metadata() else { continue };
+            let (size, mode) = (meta.len(), meta.permissions().mode());
+            if crate::layers::wanted(&rel) {
+                if size > limits.max_file_bytes {
+                    bail!(
+                        "{rel} is {size} bytes, more than the {} allowed",
+                        limits.max_file_bytes
+                    );
+                }
+            } else if !crate::layers::inspected(&rel, mode, size, limits) {
+                if mode & 0o6002 != 0 {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(mode & 0o7777);
+                    h.set_size(0);
+                    modes.append_data(&mut h, &rel, std::io::empty())?;
+                }
+                continue;
+            }
+            let mut one = tar::Builder::new(Vec::new());
+            one.append_path_with_name(&p, &rel)?;
+            fs.apply_layer("dir", &one.into_inner()?[..], limits)?;
         }
     }
-    // One synthetic layer holding the wanted files.
-    let mut b = tar::Builder::new(Vec::new());
-    for (rel, p) in files {
-        let size = std::fs::metadata(&p)?.len();
-        if size > limits.max_file_bytes {
-            bail!(
-                "{rel} is {size} bytes, more than the {} allowed",
-                limits.max_file_bytes
-            );
-        }
-        b.append_path_with_name(&p, &rel)?;
-    }
-    let tar = b.into_inner()?;
-    let mut fs = Filesystem::default();
-    fs.apply_layer("dir", &tar[..], limits)?;
+    fs.apply_layer("dir", &modes.into_inner()?[..], limits)?;
     Ok(fs)
 }
 

@@ -3,7 +3,11 @@
 //! only the files catalogers need kept in memory — within limits on entry count, file
 //! size and decompression ratio. Nothing is extracted to disk, no link is followed:
 //! a hard link to a wanted file is resolved inside the image, symlinks are ignored.
+//! Executables and Java archives are read one at a time and dropped once the
+//! packages they hold are read out of them (see [`Kind`]): only that list is kept.
 
+use crate::binaries::{self, AuditedCrate, BuiltFrom, GoBuildInfo};
+use crate::java::{self, is_java_archive, MavenArtifact};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -57,13 +61,104 @@ pub fn wanted(path: &str) -> bool {
         || (path.ends_with("/package.json") && path.contains("node_modules/"))
         || path == "Cargo.lock"
         || path.ends_with("/Cargo.lock")
+        || matches!(
+            path,
+            "var/lib/rpm/rpmdb.sqlite" | "usr/lib/sysimage/rpm/rpmdb.sqlite"
+        )
+        || (path.ends_with(".gemspec")
+            && (path.starts_with("specifications/") || path.contains("/specifications/")))
+        || path == "vendor/composer/installed.json"
+        || path.ends_with("/vendor/composer/installed.json")
 }
 
 /// A file kept from the image, with the layer it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kept {
     pub layer: String,
+    /// The file's contents when `kind` is [`Kind::File`]; empty otherwise.
     pub bytes: Vec<u8>,
+    pub kind: Kind,
+}
+
+/// What was kept of a file: the file itself (a wanted metadata file), or only what
+/// was read out of it — executables and Java archives are far too large to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    /// A Go executable's toolchain version and modules.
+    GoBuildInfo(GoBuildInfo),
+    /// The crates.io crates of a Rust executable built with cargo-auditable.
+    RustAudit(Vec<AuditedCrate>),
+    /// The Maven artifacts of a Java archive and the archives nested in it.
+    Java(Vec<MavenArtifact>),
+}
+
+impl Kept {
+    /// A wanted file, kept whole.
+    pub fn file(layer: &str, bytes: Vec<u8>) -> Kept {
+        Kept {
+            layer: layer.to_owned(),
+            bytes,
+            kind: Kind::File,
+        }
+    }
+
+    /// Roughly what it occupies, for [`Limits::max_kept_bytes`].
+    pub fn size(&self) -> u64 {
+        let extracted = match &self.kind {
+            Kind::File => 0,
+            Kind::GoBuildInfo(info) => info.size(),
+            Kind::RustAudit(crates) => crates.iter().map(AuditedCrate::size).sum(),
+            Kind::Java(found) => found.iter().map(MavenArtifact::size).sum(),
+        };
+        self.bytes.len() as u64 + extracted
+    }
+}
+
+/// Smallest executable read for build metadata (smaller ones are scripts or stubs).
+const MIN_EXECUTABLE_BYTES: u64 = 1024;
+
+/// Whether a regular file that is not [`wanted`] whole is read for the packages it
+/// holds: an executable (a Go or cargo-auditable binary, told by its bytes) or a
+/// Java archive (by its name), no larger than a wanted file may be.
+pub fn inspected(path: &str, mode: u32, size: u64, limits: &Limits) -> bool {
+    size <= limits.max_file_bytes
+        && (is_java_archive(path) || (mode & 0o111 != 0 && size >= MIN_EXECUTABLE_BYTES))
+}
+
+/// Reads an [`inspected`] file of `size` bytes and keeps what it says, if anything.
+/// Only an ELF file is read past its first four bytes, and only one file is in
+/// memory at a time.
+fn inspect(layer: &str, path: &str, size: u64, file: impl Read) -> io::Result<Option<Kept>> {
+    let mut file = file.take(size);
+    let mut bytes = Vec::new();
+    let kind = if is_java_archive(path) {
+        bytes.reserve_exact(size as usize);
+        file.read_to_end(&mut bytes)?;
+        let found = java::artifacts(&bytes, path);
+        (!found.is_empty()).then_some(Kind::Java(found))
+    } else {
+        let mut head = [0u8; 4];
+        match file.read_exact(&mut head) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            other => other?,
+        }
+        if !binaries::is_elf(&head) {
+            return Ok(None);
+        }
+        bytes.reserve_exact(size as usize);
+        bytes.extend_from_slice(&head);
+        file.read_to_end(&mut bytes)?;
+        binaries::inspect(&bytes).map(|found| match found {
+            BuiltFrom::Go(info) => Kind::GoBuildInfo(info),
+            BuiltFrom::Rust(crates) => Kind::RustAudit(crates),
+        })
+    };
+    Ok(kind.map(|kind| Kept {
+        layer: layer.to_owned(),
+        bytes: Vec::new(),
+        kind,
+    }))
 }
 
 /// The image's wanted files after all layers, by path (no leading `/`).
@@ -71,6 +166,35 @@ pub struct Kept {
 pub struct Filesystem {
     pub files: BTreeMap<String, Kept>,
     kept_bytes: u64,
+    /// Files and directories with permissions the configuration checks report
+    /// (setuid, setgid, world-writable), at most [`MAX_SPECIAL`] of them.
+    pub special: BTreeMap<String, Special>,
+    /// Whether more special files were seen than [`MAX_SPECIAL`].
+    pub special_truncated: bool,
+}
+
+/// Most setuid, setgid or world-writable paths tracked per layer and per image.
+pub const MAX_SPECIAL: usize = 10_000;
+
+/// A file or directory whose mode the configuration checks look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Special {
+    pub layer: String,
+    /// Permission bits, including setuid (0o4000), setgid (0o2000) and sticky (0o1000).
+    pub mode: u32,
+    pub is_dir: bool,
+}
+
+impl Special {
+    /// A mode worth reporting: a setuid or setgid regular file, a world-writable
+    /// regular file, or a world-writable directory without the sticky bit.
+    fn of(mode: u32, is_dir: bool) -> bool {
+        if is_dir {
+            mode & 0o002 != 0 && mode & 0o1000 == 0
+        } else {
+            mode & 0o6002 != 0
+        }
+    }
 }
 
 /// Counts bytes read through it.
@@ -141,6 +265,47 @@ pub struct LayerDelta {
     removed: Vec<String>,
     opaque: Vec<String>,
     hard_links: Vec<(String, String)>,
+    /// Inspected files (executables, Java archives) this layer writes without
+    /// anything to keep: whatever a lower layer's file at the path said is gone.
+    replaced: Vec<String>,
+    /// Entries of this layer with a special mode (see [`Special`]).
+    special: BTreeMap<String, Special>,
+    special_truncated: bool,
+    /// Hashes of every path this layer has an entry for, sorted: an entry replaces
+    /// the path's mode below, so a lower layer's setuid file rewritten (or
+    /// `chmod`ed) here is no longer special. Eight bytes an entry, not the path.
+    touched: Vec<u64>,
+}
+
+fn path_hash(path: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    h.finish()
+}
+
+impl LayerDelta {
+    /// Notes one tar entry's mode: every entry replaces what was at its path.
+    fn note_mode(&mut self, path: &str, kind: tar::EntryType, mode: u32) {
+        self.touched.push(path_hash(path));
+        self.special.remove(path);
+        let is_dir = kind.is_dir();
+        if !(kind.is_file() || kind.is_hard_link() || is_dir) || !Special::of(mode, is_dir) {
+            return;
+        }
+        if self.special.len() >= MAX_SPECIAL {
+            self.special_truncated = true;
+            return;
+        }
+        self.special.insert(
+            path.to_owned(),
+            Special {
+                layer: self.layer.clone(),
+                mode: mode & 0o7777,
+                is_dir,
+            },
+        );
+    }
 }
 
 impl Filesystem {
@@ -163,8 +328,12 @@ impl Filesystem {
             removed,
             opaque,
             hard_links,
+            replaced,
+            special,
+            special_truncated,
+            mut touched,
         } = delta;
-        let size: u64 = added.values().map(|k| k.bytes.len() as u64).sum();
+        let size: u64 = added.values().map(Kept::size).sum();
         if self.kept_bytes + size > limits.max_kept_bytes {
             return Err(bad(
                 &layer,
@@ -180,6 +349,29 @@ impl Filesystem {
             let under = format!("{gone}/");
             self.files
                 .retain(|p, _| p != gone && !p.starts_with(&under));
+        }
+        for path in &replaced {
+            self.files.remove(path);
+        }
+        // Modes follow the same whiteouts, and an entry for a path replaces its mode.
+        for dir in &opaque {
+            self.special.retain(|p, _| !p.starts_with(dir.as_str()));
+        }
+        for gone in &removed {
+            let under = format!("{gone}/");
+            self.special
+                .retain(|p, _| p != gone && !p.starts_with(&under));
+        }
+        touched.sort_unstable();
+        self.special
+            .retain(|p, _| touched.binary_search(&path_hash(p)).is_err());
+        self.special_truncated |= special_truncated;
+        for (path, s) in special {
+            if self.special.len() >= MAX_SPECIAL {
+                self.special_truncated = true;
+                break;
+            }
+            self.special.insert(path, s);
         }
         for (path, target) in hard_links {
             let found = added
@@ -230,8 +422,13 @@ pub fn read_layer(layer: &str, data: impl Read, limits: &Limits) -> Result<Layer
     let mut hard_links: Vec<(String, String)> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     let mut opaque: Vec<String> = Vec::new();
+    let mut replaced: Vec<String> = Vec::new();
     let mut entries_seen = 0u64;
     let mut kept_here = 0u64;
+    let mut modes = LayerDelta {
+        layer: layer.to_owned(),
+        ..LayerDelta::default()
+    };
     let entries = archive
         .entries()
         .map_err(|e| bad(layer, format!("not a tar archive: {e}")))?;
@@ -261,7 +458,12 @@ pub fn read_layer(layer: &str, data: impl Read, limits: &Limits) -> Result<Layer
             continue;
         }
         let kind = entry.header().entry_type();
-        if kind.is_hard_link() && wanted(&path) {
+        modes.note_mode(&path, kind, entry.header().mode().unwrap_or(0));
+        let mode = entry.header().mode().unwrap_or(0);
+        // Links to executables and Java archives too: what was read out of the target
+        // holds for the link.
+        let may_inspect = is_java_archive(&path) || mode & 0o111 != 0;
+        if kind.is_hard_link() && (wanted(&path) || may_inspect) {
             if let Ok(Some(target)) = entry.link_name() {
                 if let Some(target) = target.to_str().and_then(clean) {
                     hard_links.push((path, target));
@@ -271,10 +473,31 @@ pub fn read_layer(layer: &str, data: impl Read, limits: &Limits) -> Result<Layer
         }
         // A later entry for the same path replaces an earlier one.
         added.remove(&path);
-        if !kind.is_file() || !wanted(&path) {
+        if !kind.is_file() {
             continue;
         }
         let size = entry.size();
+        if !wanted(&path) {
+            if !inspected(&path, mode, size, limits) {
+                continue;
+            }
+            let found = inspect(layer, &path, size, &mut entry)
+                .map_err(|e| bad(layer, format!("reading {path}: {e}")))?;
+            match found {
+                Some(kept) => {
+                    kept_here += kept.size();
+                    if kept_here > limits.max_kept_bytes {
+                        return Err(bad(
+                            layer,
+                            "package metadata larger than the scanner's limit",
+                        ));
+                    }
+                    added.insert(path, kept);
+                }
+                None => replaced.push(path),
+            }
+            continue;
+        }
         if size > limits.max_file_bytes {
             return Err(bad(
                 layer,
@@ -296,23 +519,18 @@ pub fn read_layer(layer: &str, data: impl Read, limits: &Limits) -> Result<Layer
             .take(limits.max_file_bytes)
             .read_to_end(&mut bytes)
             .map_err(|e| bad(layer, format!("reading {path}: {e}")))?;
-        added.insert(
-            path,
-            Kept {
-                layer: layer.to_owned(),
-                bytes,
-            },
-        );
+        added.insert(path, Kept::file(layer, bytes));
     }
     // Drain the stream so a truncated or bomb-like tail is noticed.
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| bad(layer, format!("corrupt layer: {e}")))?;
     Ok(LayerDelta {
-        layer: layer.to_owned(),
         added,
         removed,
         opaque,
         hard_links,
+        replaced,
+        ..modes
     })
 }
 

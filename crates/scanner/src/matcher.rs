@@ -49,6 +49,8 @@ pub struct Hit {
 }
 
 /// Whether advisories for this ecosystem are written against source packages.
+/// Not so for RPM distributions: the OSV records of AlmaLinux, Rocky Linux and
+/// openSUSE list each affected binary RPM (`openssl-libs`, not `openssl`).
 fn by_source(eco: Ecosystem) -> bool {
     matches!(
         eco,

@@ -131,7 +131,28 @@ pub fn spdx(report: &Report, subject: &str) -> Value {
     })
 }
 
-/// SARIF 2.1.0: one rule per advisory, one result per finding.
+/// A score in the middle of the severity's CVSS band, for SARIF's
+/// `security-severity` when there is no CVSS score.
+fn typical_score(severity: Severity) -> f64 {
+    match severity {
+        Severity::Critical => 9.5,
+        Severity::High => 8.0,
+        Severity::Medium => 5.5,
+        Severity::Low => 2.0,
+        Severity::Unknown => 0.0,
+    }
+}
+
+fn sarif_level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        _ => "note",
+    }
+}
+
+/// SARIF 2.1.0: one rule per advisory, one result per finding; one rule per
+/// configuration check (`AL-CFG-…`), one result per misconfiguration.
 pub fn sarif(report: &Report, subject: &str) -> Value {
     let mut rules: Vec<Value> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -144,22 +165,12 @@ pub fn sarif(report: &Report, subject: &str) -> Value {
                     "id": f.id,
                     "shortDescription": {"text": f.summary.clone().unwrap_or_else(|| f.id.clone())},
                     "properties": {
-                        "security-severity": format!("{:.1}", f.cvss.unwrap_or(match f.severity {
-                            Severity::Critical => 9.5,
-                            Severity::High => 8.0,
-                            Severity::Medium => 5.5,
-                            Severity::Low => 2.0,
-                            Severity::Unknown => 0.0,
-                        })),
+                        "security-severity": format!("{:.1}", f.cvss.unwrap_or(typical_score(f.severity))),
                         "tags": ["security", "vulnerability"],
                     },
                 }));
             }
-            let level = match f.severity {
-                Severity::Critical | Severity::High => "error",
-                Severity::Medium => "warning",
-                _ => "note",
-            };
+            let level = sarif_level(f.severity);
             let fix = f
                 .fixed_version
                 .as_deref()
@@ -173,6 +184,30 @@ pub fn sarif(report: &Report, subject: &str) -> Value {
             })
         })
         .collect();
+    let mut results = results;
+    for m in &report.misconfigurations {
+        if seen.insert(m.id.clone()) {
+            rules.push(json!({
+                "id": m.id,
+                "shortDescription": {"text": m.title},
+                "properties": {
+                    "security-severity": format!("{:.1}", typical_score(m.severity)),
+                    "tags": ["security", "misconfiguration"],
+                },
+            }));
+        }
+        let level = sarif_level(m.severity);
+        let mut result = json!({
+            "ruleId": m.id,
+            "level": level,
+            "message": {"text": format!("{} ({}): {}", m.title, m.severity, m.detail)},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": subject}}}],
+        });
+        if !m.paths.is_empty() {
+            result["properties"] = json!({"paths": m.paths});
+        }
+        results.push(result);
+    }
     json!({
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

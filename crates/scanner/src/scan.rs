@@ -3,9 +3,11 @@
 
 use crate::catalog::{self, OsRelease, Package};
 use crate::index::AdvisoryIndex;
-use crate::layers::Filesystem;
+use crate::layers::{Filesystem, Kind};
 use crate::matcher::{Matcher, PackageRef};
+use crate::misconfig::{self, Misconfiguration};
 use crate::severity::Severity;
+use crate::{binaries, java};
 use serde::{Deserialize, Serialize};
 
 /// One advisory that affects one installed package.
@@ -33,6 +35,10 @@ pub struct Report {
     pub os: Option<OsRelease>,
     pub packages: Vec<Package>,
     pub findings: Vec<Finding>,
+    /// Configuration checks (see [`crate::misconfig`]); absent from the JSON when
+    /// there are none, as in reports made before the checks existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub misconfigurations: Vec<Misconfiguration>,
 }
 
 /// The packages described by the files of one image.
@@ -49,6 +55,22 @@ pub fn catalog(fs: &Filesystem) -> (Option<OsRelease>, Vec<Package>) {
     let mut packages = Vec::new();
     for (path, kept) in &fs.files {
         let layer = kept.layer.as_str();
+        // What was read out of executables and archives; the rest are files.
+        match &kept.kind {
+            Kind::File => {}
+            Kind::GoBuildInfo(info) => {
+                packages.extend(binaries::go_packages(info, layer, path));
+                continue;
+            }
+            Kind::RustAudit(crates) => {
+                packages.extend(binaries::rust_packages(crates, layer, path));
+                continue;
+            }
+            Kind::Java(found) => {
+                packages.extend(java::packages(found, layer, path));
+                continue;
+            }
+        }
         let body = || String::from_utf8_lossy(&kept.bytes);
         if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {
             packages.extend(catalog::dpkg(&body(), &os_or_default, layer, path));
@@ -60,6 +82,12 @@ pub fn catalog(fs: &Filesystem) -> (Option<OsRelease>, Vec<Package>) {
             packages.extend(catalog::npm(&kept.bytes, layer, path));
         } else if path.ends_with("Cargo.lock") {
             packages.extend(catalog::cargo_lock(&body(), layer, path));
+        } else if path.ends_with("rpm/rpmdb.sqlite") {
+            packages.extend(crate::rpm::sqlite(&kept.bytes, &os_or_default, layer, path));
+        } else if path.ends_with(".gemspec") {
+            packages.extend(catalog::gemspec(&body(), layer, path));
+        } else if path.ends_with("vendor/composer/installed.json") {
+            packages.extend(catalog::composer_installed(&kept.bytes, layer, path));
         }
     }
     packages.sort();
@@ -80,7 +108,27 @@ impl Report {
             os,
             packages,
             findings,
+            misconfigurations: Vec::new(),
         }
+    }
+
+    /// Adds the configuration checks of the image: its configuration JSON (`None`
+    /// when it has none, as for a directory scan) and the file modes in `fs`.
+    pub fn with_misconfigurations(
+        mut self,
+        config: Option<&serde_json::Value>,
+        fs: &Filesystem,
+    ) -> Report {
+        self.misconfigurations = misconfig::check(config, fs);
+        self
+    }
+
+    /// The misconfigurations at or above `threshold`.
+    pub fn misconfigurations_at_or_above(&self, threshold: Severity) -> usize {
+        self.misconfigurations
+            .iter()
+            .filter(|m| m.severity >= threshold)
+            .count()
     }
 
     /// Drops findings without a known fix.

@@ -42,10 +42,25 @@ fn blob(dir: &Path, media_type: &str, bytes: &[u8]) -> serde_json::Value {
 
 /// An image manifest of these (already compressed) layers.
 fn image(dir: &Path, layers: &[(&str, Vec<u8>)]) -> serde_json::Value {
+    image_with_config(dir, serde_json::json!({}), layers)
+}
+
+/// An image manifest with this runtime configuration (`config` of the image config).
+fn image_with_config(
+    dir: &Path,
+    runtime: serde_json::Value,
+    layers: &[(&str, Vec<u8>)],
+) -> serde_json::Value {
+    let config_doc = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": runtime,
+        "rootfs": {"type": "layers", "diff_ids": []},
+    });
     let config = blob(
         dir,
         "application/vnd.oci.image.config.v1+json",
-        br#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#,
+        config_doc.to_string().as_bytes(),
     );
     let layers: Vec<_> = layers.iter().map(|(mt, b)| blob(dir, mt, b)).collect();
     let manifest = serde_json::json!({
@@ -255,4 +270,711 @@ fn multi_platform_index_scans_every_platform() {
         .map(|i| Report::new(&i.fs, &index).findings.len())
         .sum();
     assert_eq!(total, 5);
+}
+
+/// An rpmdb header blob (no magic) of these tags: strings as STRING, `u32`s as INT32.
+fn rpm_header(entries: &[(u32, &str)], epoch: Option<u32>) -> Vec<u8> {
+    let (mut index, mut data) = (Vec::new(), Vec::new());
+    let mut entry = |tag: u32, kind: u32, bytes: &[u8], data: &mut Vec<u8>| {
+        for v in [tag, kind, data.len() as u32, 1] {
+            index.extend_from_slice(&v.to_be_bytes());
+        }
+        data.extend_from_slice(bytes);
+    };
+    if let Some(e) = epoch {
+        entry(1003, 4, &e.to_be_bytes(), &mut data);
+    }
+    for (tag, value) in entries {
+        entry(*tag, 6, &[value.as_bytes(), &[0]].concat(), &mut data);
+    }
+    let count = entries.len() + usize::from(epoch.is_some());
+    let mut blob = (count as u32).to_be_bytes().to_vec();
+    blob.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    blob.extend_from_slice(&index);
+    blob.extend_from_slice(&data);
+    blob
+}
+
+/// An `rpmdb.sqlite` as rpm lays it out (WAL mode), holding these headers.
+fn rpmdb(headers: &[Vec<u8>]) -> Vec<u8> {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL);",
+    )
+    .unwrap();
+    for h in headers {
+        conn.execute("INSERT INTO Packages (blob) VALUES (?1)", [h])
+            .unwrap();
+    }
+    let mut db = conn
+        .serialize(rusqlite::DatabaseName::Main)
+        .unwrap()
+        .to_vec();
+    (db[18], db[19]) = (2, 2);
+    db
+}
+
+/// OSV records written for these tests (the corpus fixture has no RPM, RubyGems
+/// or Packagist advisories).
+fn synthetic_index() -> AdvisoryIndex {
+    let adv = |id: &str, eco: &str, name: &str, fixed: &str| {
+        serde_json::json!({
+            "id": id,
+            "modified": "2024-01-01T00:00:00Z",
+            "summary": format!("{name} test advisory"),
+            "affected": [{
+                "package": {"ecosystem": eco, "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
+            }],
+            "database_specific": {"severity": "HIGH"},
+        })
+        .to_string()
+    };
+    AdvisoryIndex::from_records([
+        adv(
+            "RLSA-TEST-1",
+            "Rocky Linux:9",
+            "openssl-libs",
+            "1:3.0.7-25.el9_3",
+        ),
+        // Filed against the source package: RPM advisories match binary names.
+        adv(
+            "RLSA-TEST-2",
+            "Rocky Linux:9",
+            "openssl",
+            "1:3.0.7-25.el9_3",
+        ),
+        // Fixed below what is installed.
+        adv("RLSA-TEST-3", "Rocky Linux:9", "bash", "5.1.8-2.el9"),
+        adv("GHSA-test-rack", "RubyGems", "rack", "2.2.6.4"),
+        adv("GHSA-test-psr7", "Packagist", "guzzlehttp/psr7", "1.8.4"),
+        adv("GHSA-test-monolog", "Packagist", "monolog/monolog", "2.9.0"),
+    ])
+}
+
+#[test]
+fn rpm_gem_and_composer_packages_and_findings() {
+    let headers = [
+        rpm_header(
+            &[
+                (1000, "openssl-libs"),
+                (1001, "3.0.7"),
+                (1002, "24.el9"),
+                (1022, "x86_64"),
+                (1044, "openssl-3.0.7-24.el9.src.rpm"),
+            ],
+            Some(1),
+        ),
+        rpm_header(
+            &[
+                (1000, "bash"),
+                (1001, "5.1.8"),
+                (1002, "6.el9_1"),
+                (1022, "x86_64"),
+                (1044, "bash-5.1.8-6.el9_1.src.rpm"),
+            ],
+            None,
+        ),
+        rpm_header(
+            &[(1000, "gpg-pubkey"), (1001, "350d275d"), (1002, "5e4de7c8")],
+            None,
+        ),
+    ];
+    let gemspec = b"# stub: rack 2.2.3 ruby lib\nGem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.3\"\nend\n";
+    let installed = br#"{"packages":[{"name":"guzzlehttp/psr7","version":"1.8.2","version_normalized":"1.8.2.0"},{"name":"monolog/monolog","version":"v2.9.1"}],"dev":false}"#;
+    let db = rpmdb(&headers);
+    let l1 = tar_layer(&[
+        (
+            "etc/os-release",
+            b"NAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"9.3\"\n",
+        ),
+        ("var/lib/rpm/rpmdb.sqlite", &db),
+    ]);
+    let l2 = tar_layer(&[
+        (
+            "usr/local/bundle/specifications/rack-2.2.3.gemspec",
+            gemspec,
+        ),
+        ("srv/app/vendor/composer/installed.json", installed),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let m = image(dir, &[(GZ, gzip(&l1)), (TAR, l2)]);
+    write_index(dir, vec![m]);
+    let images = image::open(
+        &Target::parse(&format!("oci:{}", dir.display())).unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let report = Report::new(&images[0].fs, &synthetic_index());
+    let packages: BTreeSet<(&str, &str, &str, &str)> = report
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.ecosystem.as_str(),
+                p.purl.as_str(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(&str, &str, &str, &str)> = [
+        (
+            "openssl-libs",
+            "1:3.0.7-24.el9",
+            "Rocky Linux:9",
+            "pkg:rpm/rocky/openssl-libs@3.0.7-24.el9?arch=x86_64&epoch=1",
+        ),
+        (
+            "bash",
+            "5.1.8-6.el9_1",
+            "Rocky Linux:9",
+            "pkg:rpm/rocky/bash@5.1.8-6.el9_1?arch=x86_64",
+        ),
+        ("rack", "2.2.3", "RubyGems", "pkg:gem/rack@2.2.3"),
+        (
+            "guzzlehttp/psr7",
+            "1.8.2",
+            "Packagist",
+            "pkg:composer/guzzlehttp/psr7@1.8.2",
+        ),
+        (
+            "monolog/monolog",
+            "2.9.1",
+            "Packagist",
+            "pkg:composer/monolog/monolog@2.9.1",
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(packages, want);
+    let openssl = report
+        .packages
+        .iter()
+        .find(|p| p.name == "openssl-libs")
+        .unwrap();
+    assert_eq!(
+        (
+            openssl.source_name.as_str(),
+            openssl.source_version.as_str()
+        ),
+        ("openssl", "1:3.0.7-24.el9")
+    );
+    assert_eq!(
+        found(&report),
+        set(&[
+            (
+                "RLSA-TEST-1",
+                "openssl-libs",
+                "1:3.0.7-24.el9",
+                Some("1:3.0.7-25.el9_3")
+            ),
+            ("GHSA-test-rack", "rack", "2.2.3", Some("2.2.6.4")),
+            ("GHSA-test-psr7", "guzzlehttp/psr7", "1.8.2", Some("1.8.4")),
+        ]),
+        "{:#?}",
+        report.findings
+    );
+}
+
+/// A tar layer of (path, mode, contents) regular files.
+fn tar_layer_with_modes(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, mode, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn misconfigurations_of_an_image() {
+    let l1 = tar_layer_with_modes(&[
+        ("etc/os-release", 0o644, b"ID=debian\nVERSION_ID=12\n"),
+        ("usr/bin/su", 0o4755, b"\x7fELF"),
+        ("usr/bin/newgrp", 0o4755, b"\x7fELF"),
+        ("usr/bin/chage", 0o2755, b"\x7fELF"),
+        ("srv/shared.conf", 0o666, b"x"),
+    ]);
+    // su deleted, newgrp's setuid bit dropped (`chmod u-s`), in a later layer.
+    let l2 = tar_layer_with_modes(&[
+        ("usr/bin/.wh.su", 0o644, b""),
+        ("usr/bin/newgrp", 0o755, b"\x7fELF"),
+    ]);
+    let runtime = serde_json::json!({
+        "Env": ["PATH=/usr/bin", "DB_PASSWORD=correct-horse", "GITHUB_TOKEN=ghp_xyz"],
+        "Cmd": ["/app"],
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let m = image_with_config(dir, runtime, &[(GZ, gzip(&l1)), (ZST, zstd(&l2))]);
+    write_index(dir, vec![m]);
+    let images = image::open(
+        &Target::parse(&format!("oci:{}", dir.display())).unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let scanned = &images[0];
+    let plain = Report::new(&scanned.fs, &index());
+    let json = serde_json::to_value(&plain).unwrap();
+    assert!(
+        json.get("misconfigurations").is_none(),
+        "reports without checks keep their shape"
+    );
+    let report = plain.with_misconfigurations(scanned.config.as_ref(), &scanned.fs);
+    let got: Vec<(&str, Severity, Vec<String>)> = report
+        .misconfigurations
+        .iter()
+        .map(|m| (m.id.as_str(), m.severity, m.paths.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("AL-CFG-003", Severity::Critical, vec![]),
+            ("AL-CFG-001", Severity::High, vec![]),
+            ("AL-CFG-002", Severity::High, vec![]),
+            (
+                "AL-CFG-004",
+                Severity::Medium,
+                vec!["/usr/bin/chage".into()]
+            ),
+            (
+                "AL-CFG-005",
+                Severity::Medium,
+                vec!["/srv/shared.conf".into()]
+            ),
+            ("AL-CFG-006", Severity::Low, vec![]),
+        ]
+    );
+    assert_eq!(report.misconfigurations_at_or_above(Severity::High), 3);
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(text.contains("\"misconfigurations\":[{\"id\":\"AL-CFG-003\""));
+    assert!(!text.contains("correct-horse") && !text.contains("ghp_xyz"));
+    let sarif = airlock_scanner::sbom::sarif(&report, "test:image");
+    let rules: Vec<&str> = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        vec![
+            "AL-CFG-003",
+            "AL-CFG-001",
+            "AL-CFG-002",
+            "AL-CFG-004",
+            "AL-CFG-005",
+            "AL-CFG-006"
+        ]
+    );
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results[0]["level"], "error");
+    assert_eq!(results[3]["properties"]["paths"][0], "/usr/bin/chage");
+}
+
+/// A tar layer of (path, mode, contents) regular files and (path, target) hard links.
+fn tar_with_links(files: &[(&str, u32, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, mode, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    for (path, target) in links {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Link);
+        h.set_size(0);
+        h.set_mode(0o755);
+        h.set_link_name(target).unwrap();
+        b.append_data(&mut h, path, &[][..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A relocatable x86-64 ELF with some code and one section of these contents.
+fn elf_with_section(name: &str, contents: &[u8]) -> Vec<u8> {
+    use object::write::Object;
+    let mut obj = Object::new(
+        object::BinaryFormat::Elf,
+        object::Architecture::X86_64,
+        object::Endianness::Little,
+    );
+    let text = obj.add_section(Vec::new(), b".text".to_vec(), object::SectionKind::Text);
+    obj.append_section_data(text, &[0xc3; 2048], 16);
+    let id = obj.add_section(
+        Vec::new(),
+        name.as_bytes().to_vec(),
+        object::SectionKind::ReadOnlyData,
+    );
+    obj.append_section_data(id, contents, 16);
+    obj.write().unwrap()
+}
+
+/// A Go binary (1.18+ build info layout) built from a checkout with these
+/// dependencies.
+fn go_binary(go_version: &str, deps: &[(&str, &str)]) -> Vec<u8> {
+    let mut modinfo = "path\texample.com/app/cmd/app\nmod\texample.com/app\t(devel)\t\n".to_owned();
+    for (path, version) in deps {
+        modinfo.push_str(&format!("dep\t{path}\t{version}\th1:x=\n"));
+    }
+    modinfo.push_str("build\t-compiler=gc\n");
+    let framed = [
+        &b"0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6"[..],
+        modinfo.as_bytes(),
+        &b"\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"[..],
+    ]
+    .concat();
+    let uvarint = |mut n: usize, out: &mut Vec<u8>| {
+        while n >= 0x80 {
+            out.push(n as u8 | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    };
+    let mut header = b"\xff Go buildinf:\x08\x02".to_vec();
+    header.resize(32, 0);
+    uvarint(go_version.len(), &mut header);
+    header.extend_from_slice(go_version.as_bytes());
+    uvarint(framed.len(), &mut header);
+    header.extend_from_slice(&framed);
+    elf_with_section(".go.buildinfo", &header)
+}
+
+/// A Rust binary built with cargo-auditable, depending on these crates.io crates.
+fn auditable_binary(crates: &[(&str, &str)]) -> Vec<u8> {
+    let mut packages = vec![serde_json::json!({
+        "name": "app", "version": "0.1.0", "source": "local", "kind": "runtime",
+        "dependencies": (1..=crates.len()).collect::<Vec<_>>(), "root": true,
+    })];
+    for (name, version) in crates {
+        packages.push(serde_json::json!({
+            "name": name, "version": version, "source": "crates.io", "kind": "runtime",
+            "dependencies": [],
+        }));
+    }
+    let json = serde_json::json!({ "packages": packages }).to_string();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(json.as_bytes()).unwrap();
+    elf_with_section(".dep-v0", &z.finish().unwrap())
+}
+
+/// A zip archive of (name, contents), entries stored or deflated.
+fn zip_of(entries: &[(&str, &[u8])], stored: bool) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let method = if stored {
+        zip::CompressionMethod::Stored
+    } else {
+        zip::CompressionMethod::Deflated
+    };
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, data) in entries {
+        w.start_file(*name, options).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// A jar as Maven packages it: manifest, `pom.properties`, classes.
+fn maven_jar(group: &str, artifact: &str, version: &str) -> Vec<u8> {
+    let pom =
+        format!("#Generated by Maven\nversion={version}\ngroupId={group}\nartifactId={artifact}\n");
+    zip_of(
+        &[
+            (
+                "META-INF/MANIFEST.MF",
+                b"Manifest-Version: 1.0\r\nCreated-By: Maven\r\n\r\n",
+            ),
+            (
+                &format!("META-INF/maven/{group}/{artifact}/pom.properties"),
+                pom.as_bytes(),
+            ),
+            (
+                "org/example/Main.class",
+                &[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 52],
+            ),
+        ],
+        false,
+    )
+}
+
+/// The corpus fixture (it has the Go and crates.io records used here) and one
+/// Maven record written for these tests: the corpus has no Maven advisories. Its
+/// ranges are those of Log4Shell (CVE-2021-44228) from 2.13.0 on.
+fn index_with_maven() -> AdvisoryIndex {
+    let mut index = index();
+    let record = serde_json::json!({
+        "id": "GHSA-test-log4j",
+        "modified": "2024-01-01T00:00:00Z",
+        "summary": "log4j-core test advisory",
+        "affected": [{
+            "package": {"ecosystem": "Maven", "name": "org.apache.logging.log4j:log4j-core"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.13.0"}, {"fixed": "2.15.0"}]}],
+        }],
+        "database_specific": {"severity": "CRITICAL"},
+    });
+    let added = AdvisoryIndex::from_records([record.to_string()]);
+    assert_eq!(added.len(), 1);
+    for adv in added.lookup("Maven", "org.apache.logging.log4j:log4j-core") {
+        index.insert((**adv).clone());
+    }
+    index
+}
+
+fn packages_of(r: &Report) -> BTreeSet<(String, String, String, String)> {
+    r.packages
+        .iter()
+        .filter(|p| !p.ecosystem.starts_with("Debian"))
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.version.clone(),
+                p.ecosystem.clone(),
+                p.path.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn go_rust_and_java_packages_and_findings() {
+    let xtext = "golang.org/x/text";
+    let script = [
+        &b"#!/bin/sh\nexec /usr/local/bin/app \"$@\"\n"[..],
+        &[b'#'; 2048],
+    ]
+    .concat();
+    let boot = zip_of(
+        &[
+            ("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\r\nMain-Class: org.springframework.boot.loader.JarLauncher\r\n\r\n"),
+            (
+                "META-INF/maven/com.example/app/pom.properties",
+                b"groupId=com.example\nartifactId=app\nversion=1.0.0\n",
+            ),
+            (
+                "BOOT-INF/lib/log4j-core-2.14.1.jar",
+                &maven_jar("org.apache.logging.log4j", "log4j-core", "2.14.1"),
+            ),
+            (
+                "BOOT-INF/lib/log4j-core-2.12.0.jar",
+                &maven_jar("org.apache.logging.log4j", "log4j-core", "2.12.0"),
+            ),
+        ],
+        true,
+    );
+    let commons_io = zip_of(
+        &[(
+            "META-INF/MANIFEST.MF",
+            b"Manifest-Version: 1.0\r\nImplementation-Vendor-Id: commons-io\r\nImplementation-Version: 2.6\r\n\r\n",
+        )],
+        false,
+    );
+    let l1 = tar_with_links(
+        &[
+            ("etc/os-release", 0o644, b"ID=debian\nVERSION_ID=12\n"),
+            // Go: stdlib and golang.org/x/text below, at and above their fixes.
+            (
+                "usr/local/bin/app-old",
+                0o755,
+                &go_binary("go1.18.3", &[(xtext, "v0.3.2")]),
+            ),
+            (
+                "usr/local/bin/app-at",
+                0o755,
+                &go_binary("go1.18.4", &[(xtext, "v0.3.3")]),
+            ),
+            (
+                "usr/local/bin/app-new",
+                0o755,
+                &go_binary("go1.18.5", &[(xtext, "v0.3.4")]),
+            ),
+            // Not executable: not read.
+            (
+                "usr/local/lib/plugin.so",
+                0o644,
+                &go_binary("go1.17.0", &[(xtext, "v0.3.0")]),
+            ),
+            ("usr/local/bin/app", 0o755, &script),
+            (
+                "usr/bin/rusty-old",
+                0o755,
+                &auditable_binary(&[("smallvec", "0.6.12")]),
+            ),
+            (
+                "usr/bin/rusty-new",
+                0o755,
+                &auditable_binary(&[("smallvec", "0.6.14")]),
+            ),
+            ("opt/app/app.jar", 0o644, &boot),
+            (
+                "opt/app/lib/log4j-core-2.15.0.jar",
+                0o644,
+                &maven_jar("org.apache.logging.log4j", "log4j-core", "2.15.0"),
+            ),
+            (
+                "opt/app/lib/log4j-core-2.16.0.jar",
+                0o644,
+                &maven_jar("org.apache.logging.log4j", "log4j-core", "2.16.0"),
+            ),
+            ("opt/app/lib/commons-io-2.6.jar", 0o644, &commons_io),
+        ],
+        &[],
+    );
+    // app-new deleted, app-at replaced by an executable that is not Go, app-old
+    // hard-linked under a second name.
+    let l2 = tar_with_links(
+        &[
+            ("usr/local/bin/.wh.app-new", 0o644, b""),
+            (
+                "usr/local/bin/app-at",
+                0o755,
+                &elf_with_section(".rodata", b"not go"),
+            ),
+        ],
+        &[("usr/local/bin/app-link", "usr/local/bin/app-old")],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let m = image(dir, &[(GZ, gzip(&l1)), (ZST, zstd(&l2))]);
+    write_index(dir, vec![m]);
+    let images = image::open(
+        &Target::parse(&format!("oci:{}", dir.display())).unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
+    // Only what was read out of the binaries and archives is kept.
+    let kept: usize = images[0].fs.files.values().map(|k| k.bytes.len()).sum();
+    assert!(kept < 100, "{kept} bytes kept");
+    let report = Report::new(&images[0].fs, &index_with_maven());
+    let want: BTreeSet<(String, String, String, String)> = [
+        ("stdlib", "1.18.3", "Go", "usr/local/bin/app-old"),
+        (xtext, "v0.3.2", "Go", "usr/local/bin/app-old"),
+        ("stdlib", "1.18.3", "Go", "usr/local/bin/app-link"),
+        (xtext, "v0.3.2", "Go", "usr/local/bin/app-link"),
+        ("smallvec", "0.6.12", "crates.io", "usr/bin/rusty-old"),
+        ("smallvec", "0.6.14", "crates.io", "usr/bin/rusty-new"),
+        ("com.example:app", "1.0.0", "Maven", "opt/app/app.jar"),
+        (
+            "org.apache.logging.log4j:log4j-core",
+            "2.14.1",
+            "Maven",
+            "opt/app/app.jar!/BOOT-INF/lib/log4j-core-2.14.1.jar",
+        ),
+        (
+            "org.apache.logging.log4j:log4j-core",
+            "2.12.0",
+            "Maven",
+            "opt/app/app.jar!/BOOT-INF/lib/log4j-core-2.12.0.jar",
+        ),
+        (
+            "org.apache.logging.log4j:log4j-core",
+            "2.15.0",
+            "Maven",
+            "opt/app/lib/log4j-core-2.15.0.jar",
+        ),
+        (
+            "org.apache.logging.log4j:log4j-core",
+            "2.16.0",
+            "Maven",
+            "opt/app/lib/log4j-core-2.16.0.jar",
+        ),
+        (
+            "commons-io:commons-io",
+            "2.6",
+            "Maven",
+            "opt/app/lib/commons-io-2.6.jar",
+        ),
+    ]
+    .iter()
+    .map(|(n, v, e, p)| (n.to_string(), v.to_string(), e.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(packages_of(&report), want);
+    let purls: BTreeSet<&str> = report.packages.iter().map(|p| p.purl.as_str()).collect();
+    for purl in [
+        "pkg:golang/stdlib@1.18.3",
+        "pkg:golang/golang.org/x/text@v0.3.2",
+        "pkg:cargo/smallvec@0.6.12",
+        "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+    ] {
+        assert!(purls.contains(purl), "{purl} in {purls:?}");
+    }
+    assert_eq!(
+        found(&report),
+        set(&[
+            ("GO-2022-0515", "stdlib", "1.18.3", Some("1.18.4")),
+            ("GO-2020-0015", xtext, "v0.3.2", Some("0.3.3")),
+            ("RUSTSEC-2018-0018", "smallvec", "0.6.12", Some("0.6.13")),
+            (
+                "GHSA-test-log4j",
+                "org.apache.logging.log4j:log4j-core",
+                "2.14.1",
+                Some("2.15.0")
+            ),
+        ]),
+        "{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn oversized_binaries_and_archive_bombs_are_skipped_not_fatal() {
+    let limits = Limits {
+        max_file_bytes: 256 << 10,
+        ..Limits::default()
+    };
+    let mut padded = go_binary("go1.18.3", &[("golang.org/x/text", "v0.3.2")]);
+    padded.resize(300 << 10, 0);
+    let big_jar = zip_of(
+        &[
+            (
+                "META-INF/maven/g/big/pom.properties",
+                b"groupId=g\nartifactId=big\nversion=1\n",
+            ),
+            ("filler.bin", &vec![7u8; 300 << 10]),
+        ],
+        true,
+    );
+    // A nested "jar" that inflates to 33 MiB from a few kilobytes, beside a real one.
+    let bomb = zip_of(
+        &[
+            ("lib/bomb.jar", &vec![0u8; 33 << 20]),
+            ("lib/ok.jar", &maven_jar("com.example", "ok", "1.0")),
+        ],
+        false,
+    );
+    assert!(bomb.len() < 256 << 10, "{} bytes", bomb.len());
+    let layer = tar_with_links(
+        &[
+            (
+                "var/lib/dpkg/status",
+                0o644,
+                b"Package: tzdata\nStatus: install ok installed\nVersion: 2024a-0+deb12u1\n",
+            ),
+            ("usr/bin/too-big", 0o755, &padded),
+            ("opt/too-big.jar", 0o644, &big_jar),
+            ("opt/bomb.war", 0o644, &bomb),
+        ],
+        &[],
+    );
+    let mut fs = airlock_scanner::Filesystem::default();
+    fs.apply_layer("sha256:l", &layer[..], &limits).unwrap();
+    let report = Report::new(&fs, &index_with_maven());
+    let got: Vec<(&str, &str, &str)> = report
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str(), p.path.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("com.example:ok", "1.0", "opt/bomb.war!/lib/ok.jar"),
+            ("tzdata", "2024a-0+deb12u1", "var/lib/dpkg/status"),
+        ]
+    );
 }

@@ -48,10 +48,10 @@ async fn pushed_images_are_scanned() {
     let data = tmp.path().join("data");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scanner/tests/fixtures/vulndb");
     let (ok, out) = run_cli(&data, &["vulndb", "import", fixtures.to_str().unwrap()]);
-    assert!(ok && out.contains("6 added"), "{out}");
+    assert!(ok && out.contains("8 added"), "{out}");
     let (ok, out) = run_cli(&data, &["vulndb", "import", fixtures.to_str().unwrap()]);
     assert!(
-        ok && out.contains("6 unchanged"),
+        ok && out.contains("8 unchanged"),
         "re-import is incremental: {out}"
     );
 

@@ -31,6 +31,8 @@ const STALE_SECS: i64 = 600;
 const INDEX_CHECK: Duration = Duration::from_secs(30);
 /// Most platforms of one index scanned.
 const MAX_PLATFORMS: usize = 32;
+/// Largest image configuration read.
+const MAX_CONFIG_BYTES: u64 = 4 << 20;
 /// Reports re-matched per read from the store.
 const REMATCH_PAGE: u32 = 1000;
 
@@ -512,9 +514,13 @@ impl ScanService {
             if !IMAGE_CONFIGS.contains(&config_type) {
                 continue;
             }
+            let config = self.config(&doc).await?;
             let fs = self.filesystem(&doc).await?;
             let idx = index.clone();
-            let report = tokio::task::spawn_blocking(move || Report::new(&fs, &idx)).await?;
+            let report = tokio::task::spawn_blocking(move || {
+                Report::new(&fs, &idx).with_misconfigurations(Some(&config), &fs)
+            })
+            .await?;
             platforms.push(PlatformReport {
                 platform,
                 manifest: manifest.to_string(),
@@ -530,6 +536,19 @@ impl ScanService {
             index,
             generation,
         ))
+    }
+
+    /// The image configuration (user, environment, healthcheck) for the checks.
+    async fn config(&self, manifest: &Value) -> anyhow::Result<Value> {
+        let digest = Digest::parse(manifest["config"]["digest"].as_str().unwrap_or(""))?;
+        let size = manifest["config"]["size"].as_u64().unwrap_or(0);
+        anyhow::ensure!(
+            size <= MAX_CONFIG_BYTES,
+            "image configuration larger than 4 MiB"
+        );
+        let stream = self.registry.open_blob(&digest, 0, size).await?;
+        let bytes: Vec<Bytes> = stream.try_collect().await?;
+        Ok(serde_json::from_slice(&bytes.concat())?)
     }
 
     /// Streams each layer out of the blob store through the layer walk.
