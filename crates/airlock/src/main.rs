@@ -2,6 +2,7 @@
 
 mod admin_client;
 mod config;
+mod registry_client;
 mod scan_cli;
 mod serve;
 mod tls;
@@ -161,6 +162,25 @@ enum VulndbCommand {
     Status {
         #[command(flatten)]
         common: Common,
+    },
+    /// Push the stored advisories as an OCI artifact (a zip layer) to a registry, for
+    /// air-gapped installs to pull.
+    Push {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        remote: registry_client::RemoteArgs,
+        /// docker://HOST/REPOSITORY:TAG
+        target: String,
+    },
+    /// Pull an advisory snapshot pushed with `vulndb push` and import it.
+    Pull {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        remote: registry_client::RemoteArgs,
+        /// docker://HOST/REPOSITORY:TAG (or @DIGEST)
+        source: String,
     },
 }
 
@@ -330,6 +350,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (common, path) = match command {
                 VulndbCommand::Import { common, path } => (common, Some(path)),
                 VulndbCommand::Status { common } => (common, None),
+                VulndbCommand::Push {
+                    common,
+                    remote,
+                    target,
+                } => {
+                    let config = load_quiet(common)?;
+                    let store =
+                        airlock_storage::SqliteMetaStore::open(&config.data_dir.join("airlock.db"))
+                            .await?;
+                    let (digest, n) = vulndb_cli::push(&store, &target, &remote).await?;
+                    println!("pushed {n} advisories to {target} ({digest})");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                VulndbCommand::Pull {
+                    common,
+                    remote,
+                    source,
+                } => {
+                    let config = load_quiet(common)?;
+                    std::fs::create_dir_all(&config.data_dir)?;
+                    let store =
+                        airlock_storage::SqliteMetaStore::open(&config.data_dir.join("airlock.db"))
+                            .await?;
+                    let r = vulndb_cli::pull(&store, &source, &remote).await?;
+                    println!(
+                        "pulled {source}: {} added, {} updated, {} unchanged, {} skipped",
+                        r.counts.added,
+                        r.counts.updated,
+                        r.counts.unchanged,
+                        r.skipped.len()
+                    );
+                    println!(
+                        "{} advisories stored (generation {})",
+                        store.count_advisories().await?,
+                        store.advisory_generation().await?
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
             };
             let config = load_quiet(common)?;
             std::fs::create_dir_all(&config.data_dir)?;

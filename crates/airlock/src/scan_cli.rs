@@ -1,9 +1,12 @@
 //! `airlock scan`: the registry's scanner as a CI gate. Reads an image (OCI layout,
-//! OCI or docker archive, or an unpacked root filesystem), lists its packages,
-//! matches them against an OSV database and prints a table or JSON; exit code 1 when
-//! a finding is at or above `--fail-on`.
+//! OCI or docker archive, an unpacked root filesystem, or an image in a registry),
+//! lists its packages, matches them against an OSV database and prints a table, JSON
+//! or an SBOM; exit code 1 when a finding is at or above `--fail-on` (or a
+//! misconfiguration at or above `--fail-on-misconfig`).
 
-use airlock_scanner::image::{self, Target};
+use crate::registry_client::{ImageRef, Remote, RemoteArgs};
+use airlock_scanner::image::{self, Blobs, Target};
+use airlock_scanner::layers::{read_layer, LayerDelta};
 use airlock_scanner::sbom;
 use airlock_scanner::{AdvisoryIndex, Limits, Report, Severity};
 use anyhow::Context;
@@ -22,8 +25,11 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
-    /// oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or dir:ROOTFS.
+    /// oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO:TAG
+    /// (or @DIGEST) or dir:ROOTFS.
     target: String,
+    #[command(flatten)]
+    remote: RemoteArgs,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Exit with 1 when a vulnerability finding is at or above this severity (low,
@@ -79,8 +85,26 @@ pub fn run(args: ScanArgs, index: Option<AdvisoryIndex>) -> anyhow::Result<ExitC
         (None, None) => anyhow::bail!("no advisory database: give --vulndb PATH"),
     };
     let limits = Limits::default();
-    let images =
-        image::open(&target, &limits).with_context(|| format!("reading {}", args.target))?;
+    let progress = Progress::start(&args.target);
+    let images = match &target {
+        Target::Registry(r) => {
+            let image = ImageRef::parse(r)?;
+            let mut blobs = RegistryBlobs {
+                remote: Remote::new(&image, &args.remote, false)?,
+                runtime: tokio::runtime::Handle::current(),
+                first: None,
+            };
+            let (digest, _, bytes) = blobs
+                .runtime
+                .block_on(blobs.remote.manifest(&image.reference))
+                .with_context(|| format!("reading {image}"))?;
+            blobs.first = Some((digest.clone(), bytes));
+            image::from_manifest(&mut blobs, &digest, &limits)
+                .with_context(|| format!("reading {image}"))?
+        }
+        _ => image::open(&target, &limits).with_context(|| format!("reading {}", args.target))?,
+    };
+    drop(progress);
     let reports: Vec<PlatformReport> = images
         .into_iter()
         .map(|img| {
@@ -209,4 +233,160 @@ fn print_table(out: &mut impl Write, r: &PlatformReport) -> std::io::Result<()> 
         )?;
     }
     Ok(())
+}
+
+/// Largest configuration blob read from a registry.
+const MAX_CONFIG: u64 = 4 << 20;
+
+/// An image in a registry as a blob source: manifests and configurations fetched
+/// whole (small), layers streamed through the layer walk, every blob checked against
+/// its digest. Runs on a blocking thread of the CLI's runtime.
+struct RegistryBlobs {
+    remote: Remote,
+    runtime: tokio::runtime::Handle,
+    /// The manifest the reference resolved to, fetched already.
+    first: Option<(String, Vec<u8>)>,
+}
+
+/// Hashes what is read through it.
+struct Verified<R> {
+    inner: R,
+    hash: std::rc::Rc<std::cell::RefCell<Hasher>>,
+}
+
+enum Hasher {
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    fn for_digest(digest: &str) -> anyhow::Result<Hasher> {
+        use sha2::Digest as _;
+        match digest.split_once(':') {
+            Some(("sha256", _)) => Ok(Hasher::Sha256(sha2::Sha256::new())),
+            Some(("sha512", _)) => Ok(Hasher::Sha512(sha2::Sha512::new())),
+            _ => anyhow::bail!("unsupported digest {digest:?}"),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        use sha2::Digest as _;
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+    fn check(&self, digest: &str) -> anyhow::Result<()> {
+        use sha2::Digest as _;
+        let got = match self {
+            Hasher::Sha256(h) => format!("sha256:{}", hex::encode(h.clone().finalize())),
+            Hasher::Sha512(h) => format!("sha512:{}", hex::encode(h.clone().finalize())),
+        };
+        anyhow::ensure!(got == digest, "blob {digest} hashes to {got}");
+        Ok(())
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Verified<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.borrow_mut().update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl RegistryBlobs {
+    fn reader(
+        &mut self,
+        digest: &str,
+    ) -> anyhow::Result<(impl std::io::Read, std::rc::Rc<std::cell::RefCell<Hasher>>)> {
+        let stream = self.runtime.block_on(self.remote.blob_stream(digest))?;
+        let hash = std::rc::Rc::new(std::cell::RefCell::new(Hasher::for_digest(digest)?));
+        let reader = Verified {
+            inner: tokio_util::io::SyncIoBridge::new_with_handle(
+                tokio_util::io::StreamReader::new(Box::pin(stream)),
+                self.runtime.clone(),
+            ),
+            hash: hash.clone(),
+        };
+        Ok((reader, hash))
+    }
+}
+
+impl Blobs for RegistryBlobs {
+    fn small(&mut self, digest: &str) -> anyhow::Result<Vec<u8>> {
+        use std::io::Read as _;
+        let (reader, hash) = self.reader(digest)?;
+        let mut bytes = Vec::new();
+        reader.take(MAX_CONFIG + 1).read_to_end(&mut bytes)?;
+        anyhow::ensure!(
+            bytes.len() as u64 <= MAX_CONFIG,
+            "blob {digest} is larger than 4 MiB"
+        );
+        hash.borrow().check(digest)?;
+        Ok(bytes)
+    }
+
+    fn manifest(&mut self, digest: &str) -> anyhow::Result<Vec<u8>> {
+        if let Some((d, bytes)) = &self.first {
+            if d == digest {
+                return Ok(bytes.clone());
+            }
+        }
+        Ok(self.runtime.block_on(self.remote.manifest(digest))?.2)
+    }
+
+    fn layer(&mut self, digest: &str, limits: &Limits) -> anyhow::Result<LayerDelta> {
+        let (reader, hash) = self.reader(digest)?;
+        let delta = read_layer(digest, reader, limits)?;
+        hash.borrow().check(digest)?;
+        Ok(delta)
+    }
+}
+
+/// A spinner on stderr, when it is a terminal, with the layer bytes read so far.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Progress {
+    fn start(target: &str) -> Progress {
+        use std::io::IsTerminal;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        if !std::io::stderr().is_terminal() {
+            return Progress { bar: None, stop };
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg}: {bytes} of layers read ({bytes_per_sec}, {elapsed})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(format!("scanning {target}"));
+        let (b, s) = (bar.clone(), stop.clone());
+        let base = airlock_scanner::layers::LAYER_BYTES_READ.load(Ordering::Relaxed);
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let read = airlock_scanner::layers::LAYER_BYTES_READ.load(Ordering::Relaxed);
+                b.set_position(read.saturating_sub(base));
+                b.tick();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Progress {
+            bar: Some(bar),
+            stop,
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

@@ -1,12 +1,27 @@
 //! `airlock vulndb`: loads OSV advisories (a directory tree or a zip, as OSV
 //! publishes them) into the metadata store, incrementally by `modified`, and reads
-//! them back as the scanner's index.
+//! them back as the scanner's index. For air-gapped installs, a snapshot of the
+//! stored advisories travels as an OCI artifact: `push` packs them into a zip layer
+//! of an artifact manifest in any registry (Airlock itself included), `pull` fetches
+//! one (digest-checked, streamed to a temporary file) and imports it.
 
+use crate::registry_client::{ImageRef, Remote, RemoteArgs};
 use airlock_scanner::index::{for_each_record, key};
 use airlock_scanner::osv::Advisory;
 use airlock_scanner::AdvisoryIndex;
 use airlock_storage::{AdvisoryRecord, AdvisoryStore, ImportCounts, SqliteMetaStore};
+use futures_util::StreamExt;
+use sha2::Digest as _;
+use std::io::Write;
 use std::path::Path;
+
+/// The artifact type of an advisory snapshot, and of its one layer.
+pub const SNAPSHOT_TYPE: &str = "application/vnd.airlock.osv-snapshot.v1";
+const SNAPSHOT_LAYER: &str = "application/vnd.airlock.osv-snapshot.v1+zip";
+const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Largest snapshot pulled.
+const MAX_SNAPSHOT: u64 = 2 << 30;
 
 /// Records written per transaction.
 const BATCH: usize = 2000;
@@ -66,4 +81,126 @@ pub async fn index(store: &SqliteMetaStore) -> anyhow::Result<AdvisoryIndex> {
     tokio::task::spawn_blocking(move || AdvisoryIndex::from_records(records))
         .await
         .map_err(Into::into)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// Packs every stored advisory into a zip and pushes it as an artifact to `target`
+/// (`HOST/REPO:TAG`). Returns (manifest digest, advisories).
+pub async fn push(
+    store: &SqliteMetaStore,
+    target: &str,
+    remote: &RemoteArgs,
+) -> anyhow::Result<(String, usize)> {
+    let image = ImageRef::parse(target)?;
+    let records = store.advisory_records().await?;
+    anyhow::ensure!(
+        !records.is_empty(),
+        "no advisories stored: run `airlock vulndb import PATH` first"
+    );
+    let count = records.len();
+    let zip = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for r in &records {
+            let id = Advisory::parse(r).map(|a| a.id).unwrap_or_default();
+            let safe: String = id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            zip.start_file(format!("{safe}.json"), options)?;
+            zip.write_all(r)?;
+        }
+        Ok(zip.finish()?.into_inner())
+    })
+    .await??;
+    let mut client = Remote::new(&image, remote, true)?;
+    let layer = sha256(&zip);
+    let size = zip.len();
+    client
+        .push_blob(&sha256(b"{}"), bytes::Bytes::from_static(b"{}"))
+        .await?;
+    client.push_blob(&layer, bytes::Bytes::from(zip)).await?;
+    let created = time_now();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": SNAPSHOT_TYPE,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": sha256(b"{}"), "size": 2},
+        "layers": [{
+            "mediaType": SNAPSHOT_LAYER,
+            "digest": layer,
+            "size": size,
+            "annotations": {"org.opencontainers.image.title": "osv-advisories.zip"},
+        }],
+        "annotations": {
+            "org.opencontainers.image.created": created,
+            "dev.airlock.advisories": count.to_string(),
+        },
+    });
+    let bytes = serde_json::to_vec(&manifest)?;
+    let digest = sha256(&bytes);
+    client
+        .push_manifest(&image.reference, OCI_MANIFEST, bytes)
+        .await?;
+    Ok((digest, count))
+}
+
+fn time_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Pulls an advisory snapshot from `source` (`HOST/REPO:TAG`) and imports it.
+pub async fn pull(
+    store: &SqliteMetaStore,
+    source: &str,
+    remote: &RemoteArgs,
+) -> anyhow::Result<ImportReport> {
+    let image = ImageRef::parse(source)?;
+    let mut client = Remote::new(&image, remote, false)?;
+    let (_, _, bytes) = client.manifest(&image.reference).await?;
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes)?;
+    anyhow::ensure!(
+        manifest["artifactType"] == SNAPSHOT_TYPE,
+        "{image} is not an advisory snapshot (artifactType {})",
+        manifest["artifactType"]
+    );
+    let layer = manifest["layers"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["mediaType"] == SNAPSHOT_LAYER))
+        .ok_or_else(|| anyhow::anyhow!("{image}: no snapshot layer"))?;
+    let digest = layer["digest"].as_str().unwrap_or_default().to_owned();
+    anyhow::ensure!(
+        digest.starts_with("sha256:"),
+        "{image}: snapshot layer digest {digest:?} is not sha256"
+    );
+    let mut stream = client.blob_stream(&digest).await?;
+    let mut file = tempfile::NamedTempFile::new()?;
+    let mut hash = sha2::Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        anyhow::ensure!(size <= MAX_SNAPSHOT, "{image}: snapshot larger than 2 GiB");
+        hash.update(&chunk);
+        file.write_all(&chunk)?;
+    }
+    file.flush()?;
+    let got = format!("sha256:{}", hex::encode(hash.finalize()));
+    anyhow::ensure!(
+        got == digest,
+        "{image}: snapshot hashes to {got}, not {digest}"
+    );
+    import(store, file.path()).await
 }

@@ -1,6 +1,7 @@
 //! Where images come from for a scan: an OCI layout directory (`oci:DIR[:TAG]`), an
-//! OCI layout or `docker save` tarball (`oci-archive:FILE`, `docker-archive:FILE`), or
-//! an unpacked root filesystem (`dir:ROOTFS`). Multi-platform indexes give one
+//! OCI layout or `docker save` tarball (`oci-archive:FILE`, `docker-archive:FILE`),
+//! an unpacked root filesystem (`dir:ROOTFS`), or — through a [`Blobs`] source the
+//! caller provides — a registry (`docker://HOST/REPO:TAG`). Multi-platform indexes give one
 //! filesystem per platform. Layers are streamed, never unpacked.
 
 use crate::layers::{read_layer, Filesystem, LayerDelta, Limits};
@@ -22,10 +23,16 @@ const MAX_MANIFESTS: usize = 64;
 /// What to scan, as given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    OciDir { dir: PathBuf, tag: Option<String> },
+    OciDir {
+        dir: PathBuf,
+        tag: Option<String>,
+    },
     OciArchive(PathBuf),
     DockerArchive(PathBuf),
     Dir(PathBuf),
+    /// `docker://HOST/REPO:TAG`: read by the caller's registry client through
+    /// [`from_manifest`]; holds what follows `docker://`.
+    Registry(String),
 }
 
 impl Target {
@@ -50,6 +57,9 @@ impl Target {
         }
         if let Some(d) = s.strip_prefix("dir:") {
             return Ok(Target::Dir(d.into()));
+        }
+        if let Some(r) = s.strip_prefix("docker://") {
+            return Ok(Target::Registry(r.to_owned()));
         }
         bail!("unknown target {s:?}: use oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO:TAG or dir:ROOTFS")
     }
@@ -110,9 +120,16 @@ struct Manifest {
     layers: Vec<Descriptor>,
 }
 
-/// Blobs by digest, from wherever the image lives.
-trait Blobs {
+/// Blobs by digest, from wherever the image lives: a layout, an archive, or a
+/// registry (the CLI's `docker://` source implements this over HTTP).
+pub trait Blobs {
+    /// A small blob (a configuration), read whole.
     fn small(&mut self, digest: &str) -> anyhow::Result<Vec<u8>>;
+    /// A manifest or index; in a layout or archive, just a small blob.
+    fn manifest(&mut self, digest: &str) -> anyhow::Result<Vec<u8>> {
+        self.small(digest)
+    }
+    /// One layer through the layer walk.
     fn layer(&mut self, digest: &str, limits: &Limits) -> anyhow::Result<LayerDelta>;
     /// Reads these layers ahead when that is cheaper together (one pass over a tarball).
     fn prefetch(&mut self, digests: &[String], limits: &Limits) -> anyhow::Result<()> {
@@ -254,7 +271,7 @@ fn from_index(
     limits: &Limits,
 ) -> anyhow::Result<Vec<Scanned>> {
     let index: Index = serde_json::from_slice(index).context("index.json is not an OCI index")?;
-    let mut todo: Vec<Descriptor> = match tag {
+    let todo: Vec<Descriptor> = match tag {
         Some(t) => index
             .manifests
             .into_iter()
@@ -273,6 +290,31 @@ fn from_index(
             tag.map(|t| format!("tagged {t:?}")).unwrap_or_default()
         );
     }
+    walk(blobs, todo, limits)
+}
+
+/// The image (every platform of it, when it is an index) whose manifest has this
+/// digest in `blobs`.
+pub fn from_manifest(
+    blobs: &mut dyn Blobs,
+    digest: &str,
+    limits: &Limits,
+) -> anyhow::Result<Vec<Scanned>> {
+    let top = Descriptor {
+        media_type: String::new(),
+        digest: digest.to_owned(),
+        annotations: HashMap::new(),
+        platform: None,
+    };
+    walk(blobs, vec![top], limits)
+}
+
+/// Reads the images of `todo`, descending into indexes.
+fn walk(
+    blobs: &mut dyn Blobs,
+    mut todo: Vec<Descriptor>,
+    limits: &Limits,
+) -> anyhow::Result<Vec<Scanned>> {
     let mut images = Vec::new();
     let mut seen = 0;
     while let Some(desc) = todo.pop() {
@@ -280,7 +322,7 @@ fn from_index(
         if seen > MAX_MANIFESTS {
             bail!("more than {MAX_MANIFESTS} manifests");
         }
-        let bytes = blobs.small(&desc.digest)?;
+        let bytes = blobs.manifest(&desc.digest)?;
         let m: Manifest = serde_json::from_slice(&bytes)
             .with_context(|| format!("manifest {} does not parse", desc.digest))?;
         if INDEX_TYPES.contains(&m.media_type.as_str())
@@ -380,6 +422,9 @@ pub fn open(target: &Target, limits: &Limits) -> anyhow::Result<Vec<Scanned>> {
                 });
             }
             Ok(out)
+        }
+        Target::Registry(r) => {
+            bail!("docker://{r} needs a registry client: read it with from_manifest")
         }
         Target::Dir(root) => Ok(vec![Scanned {
             platform: None,

@@ -11,6 +11,10 @@ use crate::java::{self, is_java_archive, MavenArtifact};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
 
+/// Compressed layer bytes read by every layer walk in this process so far: what a
+/// progress display shows while a long scan runs.
+pub static LAYER_BYTES_READ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Limits on what one image may make the scanner do.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -207,6 +211,7 @@ impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.set(self.count.get() + n as u64);
+        LAYER_BYTES_READ.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }

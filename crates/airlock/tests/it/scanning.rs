@@ -272,3 +272,128 @@ async fn advisory_updates_rematch_stored_images_and_sboms_are_referrers() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn scan_images_in_a_registry_and_move_advisory_snapshots() {
+    let s = TestServer::start().await;
+    let host = s.base.trim_start_matches("http://").to_owned();
+    let creds = format!("admin:{PASSWORD}");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scanner/tests/fixtures/vulndb");
+    let l = layer(&[
+        ("etc/os-release", b"ID=alpine\nVERSION_ID=3.11.6\n"),
+        ("lib/apk/db/installed", b"P:musl\nV:1.1.15-r3\no:musl\n\n"),
+    ]);
+    let (_, digest) = s.push_image("remote/app", "v1", &[&l]).await;
+
+    // airlock scan docker://… through the registry's token flow, by tag and digest.
+    for reference in [
+        format!("docker://{host}/remote/app:v1"),
+        format!("docker://{host}/remote/app@{digest}"),
+    ] {
+        let (ok, out) = s.cli(&[
+            "scan",
+            &reference,
+            "--plain-http",
+            "--creds",
+            &creds,
+            "--vulndb",
+            fixtures.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(ok, "{out}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["findings"][0]["id"], "ALPINE-CVE-2016-8859-musl-v3.11",
+            "{v}"
+        );
+        assert_eq!(v["manifest"], digest.as_str());
+    }
+    // Without credentials: a readable refusal, exit 1 is not "no findings".
+    let (ok, out) = s.cli(&[
+        "scan",
+        &format!("docker://{host}/remote/app:v1"),
+        "--plain-http",
+        "--vulndb",
+        fixtures.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("credentials"), "{out}");
+    let (ok, out) = s.cli(&[
+        "scan",
+        &format!("docker://{host}/remote/missing:v1"),
+        "--plain-http",
+        "--creds",
+        &creds,
+        "--vulndb",
+        fixtures.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && (out.contains("MANIFEST_UNKNOWN") || out.contains("NAME_UNKNOWN")),
+        "{out}"
+    );
+
+    // An advisory snapshot pushed as an artifact, pulled into another data dir.
+    let (ok, out) = s.cli(&["vulndb", "import", fixtures.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let snapshot = format!("docker://{host}/vulndb/osv:latest");
+    let (ok, out) = s.cli(&[
+        "vulndb",
+        "push",
+        &snapshot,
+        "--plain-http",
+        "--creds",
+        &creds,
+    ]);
+    assert!(ok && out.contains("pushed 8 advisories"), "{out}");
+    let manifest: Value = s
+        .send(Method::GET, "/v2/vulndb/osv/manifests/latest")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        manifest["artifactType"],
+        "application/vnd.airlock.osv-snapshot.v1"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let (ok, out) = run_cli(
+        other.path(),
+        &[
+            "vulndb",
+            "pull",
+            &snapshot,
+            "--plain-http",
+            "--creds",
+            &creds,
+        ],
+    );
+    assert!(
+        ok && out.contains("8 added") && out.contains("8 advisories stored"),
+        "{out}"
+    );
+    let (ok, out) = run_cli(
+        other.path(),
+        &[
+            "vulndb",
+            "pull",
+            &snapshot,
+            "--plain-http",
+            "--creds",
+            &creds,
+        ],
+    );
+    assert!(ok && out.contains("8 unchanged"), "{out}");
+    // An image is not a snapshot.
+    let (ok, out) = run_cli(
+        other.path(),
+        &[
+            "vulndb",
+            "pull",
+            &format!("docker://{host}/remote/app:v1"),
+            "--plain-http",
+            "--creds",
+            &creds,
+        ],
+    );
+    assert!(!ok && out.contains("not an advisory snapshot"), "{out}");
+}
