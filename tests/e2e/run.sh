@@ -756,6 +756,22 @@ if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
   if "$BIN" scan "oci:$OCI:v1" --vulndb "$VDB" --format sarif >"$WORK/scan-oci.sarif" 2>"$LOGS/scan-oci.err" \
      && grep -q '"version": "2.1.0"' "$WORK/scan-oci.sarif"; then pass scan-umoci-layout
   else fail scan-umoci-layout "$(tailf "$LOGS/scan-oci.err")"; fi
+  # airlock scan straight from the registry (token flow), the image skopeo pushed
+  if "$BIN" scan "docker://$REG/e2e/app:v1" --plain-http --creds "$USER_NAME:$PW" --vulndb "$VDB" --format json >"$WORK/scan-docker.json" 2>"$LOGS/scan-docker.err" \
+     && scanjson "$WORK/scan-docker.json" \
+     && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["manifest"] == sys.argv[2]' "$WORK/scan-docker.json" "${EXP_V1:-none}"; then
+    pass scan-docker-target
+  else fail scan-docker-target "$(tailf "$LOGS/scan-docker.err") $(head -c 200 "$WORK/scan-docker.json")"; fi
+  # an advisory snapshot pushed as an OCI artifact: oras pulls it, another install imports it
+  rm -rf "$WORK/vdb1" "$WORK/vdb2" "$WORK/oras-osv"
+  if run vulndb-import "$BIN" vulndb import "$VDB" --data-dir "$WORK/vdb1" \
+     && run vulndb-push "$BIN" vulndb push "docker://$REG/e2e/osv:latest" --plain-http --creds "$USER_NAME:$PW" --data-dir "$WORK/vdb1" \
+     && E2E_USER="$USER_NAME" E2E_PASS="$PW" HOME="$WORK/home" timeout 60 python3 "$HERE/oras_artifact.py" pull "$REG" e2e/osv:latest "$WORK/oras-osv" 2>"$LOGS/oras-osv.err" \
+     && python3 -c 'import zipfile,sys; n=[x for x in zipfile.ZipFile(sys.argv[1]).namelist() if x.endswith(".json")]; assert len(n) >= 6, n' "$WORK/oras-osv/pulled/osv-advisories.zip" \
+     && run vulndb-pull "$BIN" vulndb pull "docker://$REG/e2e/osv:latest" --plain-http --creds "$USER_NAME:$PW" --data-dir "$WORK/vdb2" \
+     && grep -q " added" "$LOGS/vulndb-pull.log"; then
+    pass vulndb-snapshot-artifact
+  else fail vulndb-snapshot-artifact "$(tailf "$LOGS/vulndb-push.log" 3) $(tailf "$LOGS/oras-osv.err" 3) $(ls -R "$WORK/oras-osv" 2>&1 | head -5) $(tailf "$LOGS/vulndb-pull.log" 3)"; fi
   # the scan attached CycloneDX and SPDX SBOMs as referrers; skopeo reads one back
   code="$(http "$WORK/referrers" "${CREDS[@]}" "$URL/v2/e2e/app/referrers/${EXP_V1:-none}?artifactType=application/vnd.cyclonedx%2Bjson")"
   sbom="$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["manifests"]; print(m[0]["digest"] if len(m)==1 and m[0]["artifactType"]=="application/vnd.cyclonedx+json" else "")' "$WORK/referrers" 2>/dev/null || true)"
