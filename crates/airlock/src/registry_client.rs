@@ -438,6 +438,20 @@ mod tests {
     }
 
     #[test]
+    fn hostile_challenges_and_references_never_panic() {
+        // What a registry sends back is not trusted: any bytes give some answer.
+        let samples = [
+            "", "=", "\"", "realm=\"", ",,,,", "realm", "a=\"b\",=c,,d=\"", "é=ü,\u{0}=\u{0}",
+        ];
+        for s in samples {
+            let _ = challenge_params(s);
+            let _ = ImageRef::parse(s);
+        }
+        let long = "k=\"v\",".repeat(10_000);
+        assert_eq!(challenge_params(&long).len(), 10_000);
+    }
+
+    #[test]
     fn challenges() {
         let p = challenge_params(
             r#"realm="https://r.example/token",service="r.example",scope="repository:a:pull,push""#,
