@@ -441,7 +441,14 @@ mod tests {
     fn hostile_challenges_and_references_never_panic() {
         // What a registry sends back is not trusted: any bytes give some answer.
         let samples = [
-            "", "=", "\"", "realm=\"", ",,,,", "realm", "a=\"b\",=c,,d=\"", "é=ü,\u{0}=\u{0}",
+            "",
+            "=",
+            "\"",
+            "realm=\"",
+            ",,,,",
+            "realm",
+            "a=\"b\",=c,,d=\"",
+            "é=ü,\u{0}=\u{0}",
         ];
         for s in samples {
             let _ = challenge_params(s);

@@ -145,6 +145,65 @@ fn go_build_info(data: &[u8], elf: Option<&object::File<'_>>) -> Option<GoBuildI
     Some(parse_modinfo(go_version, modinfo))
 }
 
+/// The Go build info of an executable too large to hold in memory, read as a stream
+/// in flat memory: the 16-byte-aligned header is searched for chunk by chunk, and
+/// only the bytes after it that the inline format (Go 1.18 and later) needs are
+/// kept. The older pointer format needs the whole file and is not read this way.
+/// The stream is read to its end either way.
+pub fn go_build_info_streamed(
+    mut file: impl std::io::Read,
+) -> std::io::Result<Option<GoBuildInfo>> {
+    const CHUNK: usize = 1 << 20;
+    // The header, two length prefixes and two strings of at most MAX_GO_STRING.
+    const TAIL: usize = GO_HEADER_BYTES + 20 + 2 * MAX_GO_STRING as usize;
+    // What is left to search; it always starts at a file offset divisible by 16.
+    let mut window: Vec<u8> = Vec::with_capacity(2 * CHUNK);
+    let mut found: Option<Vec<u8>> = None;
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if let Some(tail) = found.as_mut() {
+            if tail.len() < TAIL {
+                let take = (TAIL - tail.len()).min(n);
+                tail.extend_from_slice(&chunk[..take]);
+            }
+        } else {
+            window.extend_from_slice(&chunk[..n]);
+            let mut at = 0;
+            while at + GO_MAGIC.len() <= window.len() {
+                if window[at..].starts_with(GO_MAGIC) {
+                    let end = window.len().min(at + TAIL);
+                    found = Some(window[at..end].to_vec());
+                    break;
+                }
+                at += 16;
+            }
+            if found.is_none() {
+                // Keep the aligned tail that could hold the start of the magic.
+                let keep_from = window.len().saturating_sub(GO_MAGIC.len()) / 16 * 16;
+                window.drain(..keep_from);
+            } else {
+                window = Vec::new();
+            }
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    let Some(header) = found else {
+        return Ok(None);
+    };
+    if header.len() < GO_HEADER_BYTES || header[15] & GO_FLAG_INLINE == 0 {
+        return Ok(None);
+    }
+    let parsed = varint_string(&header[GO_HEADER_BYTES..]).and_then(|(version, rest)| {
+        let (modinfo, _) = varint_string(rest)?;
+        let go_version = String::from_utf8_lossy(version).trim().to_owned();
+        (!go_version.is_empty()).then(|| parse_modinfo(go_version, modinfo))
+    });
+    Ok(parsed)
+}
+
 /// The first 16-byte-aligned build info header in `region`, through its end.
 fn find_go_header(region: &[u8]) -> Option<&[u8]> {
     (0..region.len())
@@ -567,6 +626,46 @@ build\t-compiler=gc\n";
             module("github.com/x/y", "v0.0.0-20191109021931-daa7c04131f5"),
             module("github.com/z/w", "v2.0.0+incompatible"),
         ]
+    }
+
+    /// Hands out `step` bytes per read, to cut the stream anywhere.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streamed_build_info_across_chunk_boundaries() {
+        let header = inline_header(
+            "go1.21.3",
+            &framed_modinfo("path\tx\nmod\tx\t(devel)\t\ndep\tgolang.org/x/net\tv0.17.0\th1:y=\n"),
+        );
+        for offset in [0usize, 16, (1 << 20) - 16, (1 << 20) - 8 * 16, 3 << 20] {
+            let mut file = vec![0u8; offset];
+            file.extend_from_slice(&header);
+            file.resize(offset + header.len() + (2 << 20), 0xaa);
+            for step in [7, 4096, 1 << 20] {
+                let info = go_build_info_streamed(Trickle { data: &file, step })
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("offset {offset} step {step}"));
+                assert_eq!(info.go_version, "go1.21.3");
+                assert_eq!(info.deps.len(), 1, "{info:?}");
+            }
+        }
+        // Unaligned: not a header, as the Go linker never writes one there.
+        let mut file = vec![0u8; 24];
+        file.extend_from_slice(&header);
+        assert!(go_build_info_streamed(&file[..]).unwrap().is_none());
+        assert!(go_build_info_streamed(&[0u8; 100][..]).unwrap().is_none());
     }
 
     #[test]

@@ -15,6 +15,8 @@ const INDEX_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];
+/// Files of a `dir:` target up to this size are read whole; larger ones are streamed.
+const IN_MEMORY_FILE: u64 = 4 << 20;
 /// Largest manifest, index or config read.
 const MAX_JSON: u64 = 4 << 20;
 /// Most platforms of one index, and most nested indexes.
@@ -495,9 +497,25 @@ fn from_directory(root: &Path, limits: &Limits) -> anyhow::Result<Filesystem> {
                 }
                 continue;
             }
-            let mut one = tar::Builder::new(Vec::new());
-            one.append_path_with_name(&p, &rel)?;
-            fs.apply_layer("dir", &one.into_inner()?[..], limits)?;
+            if size <= IN_MEMORY_FILE {
+                let mut one = tar::Builder::new(Vec::new());
+                one.append_path_with_name(&p, &rel)?;
+                fs.apply_layer("dir", &one.into_inner()?[..], limits)?;
+            } else {
+                // Streamed through a pipe: a large executable is never held whole.
+                let (reader, writer) = std::io::pipe()?;
+                let feeder = std::thread::spawn(move || -> std::io::Result<()> {
+                    let mut one = tar::Builder::new(writer);
+                    one.append_path_with_name(&p, &rel)?;
+                    one.into_inner().map(drop)
+                });
+                let walked = fs.apply_layer("dir", reader, limits);
+                let fed = feeder
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("reading a file panicked"))?;
+                walked?;
+                fed?;
+            }
         }
     }
     fs.apply_layer("dir", &modes.into_inner()?[..], limits)?;

@@ -126,14 +126,25 @@ const MIN_EXECUTABLE_BYTES: u64 = 1024;
 /// holds: an executable (a Go or cargo-auditable binary, told by its bytes) or a
 /// Java archive (by its name), no larger than a wanted file may be.
 pub fn inspected(path: &str, mode: u32, size: u64, limits: &Limits) -> bool {
-    size <= limits.max_file_bytes
-        && (is_java_archive(path) || (mode & 0o111 != 0 && size >= MIN_EXECUTABLE_BYTES))
+    if is_java_archive(path) {
+        size <= limits.max_file_bytes
+    } else {
+        // Executables of any size: those over the limit are streamed, not held.
+        mode & 0o111 != 0 && size >= MIN_EXECUTABLE_BYTES
+    }
 }
 
 /// Reads an [`inspected`] file of `size` bytes and keeps what it says, if anything.
 /// Only an ELF file is read past its first four bytes, and only one file is in
-/// memory at a time.
-fn inspect(layer: &str, path: &str, size: u64, file: impl Read) -> io::Result<Option<Kept>> {
+/// memory at a time; an ELF over `max_file_bytes` is streamed instead (Go build
+/// info only).
+fn inspect(
+    layer: &str,
+    path: &str,
+    size: u64,
+    file: impl Read,
+    limits: &Limits,
+) -> io::Result<Option<Kept>> {
     let mut file = file.take(size);
     let mut bytes = Vec::new();
     let kind = if is_java_archive(path) {
@@ -149,6 +160,15 @@ fn inspect(layer: &str, path: &str, size: u64, file: impl Read) -> io::Result<Op
         }
         if !binaries::is_elf(&head) {
             return Ok(None);
+        }
+        if size > limits.max_file_bytes {
+            // Too large to hold: Go build info is found in the stream.
+            let info = binaries::go_build_info_streamed(io::Cursor::new(head).chain(file))?;
+            return Ok(info.map(|info| Kept {
+                layer: layer.to_owned(),
+                bytes: Vec::new(),
+                kind: Kind::GoBuildInfo(info),
+            }));
         }
         bytes.reserve_exact(size as usize);
         bytes.extend_from_slice(&head);
@@ -486,7 +506,7 @@ pub fn read_layer(layer: &str, data: impl Read, limits: &Limits) -> Result<Layer
             if !inspected(&path, mode, size, limits) {
                 continue;
             }
-            let found = inspect(layer, &path, size, &mut entry)
+            let found = inspect(layer, &path, size, &mut entry, limits)
                 .map_err(|e| bad(layer, format!("reading {path}: {e}")))?;
             match found {
                 Some(kept) => {

@@ -923,7 +923,7 @@ fn go_rust_and_java_packages_and_findings() {
 }
 
 #[test]
-fn oversized_binaries_and_archive_bombs_are_skipped_not_fatal() {
+fn oversized_binaries_are_streamed_and_archive_bombs_skipped() {
     let limits = Limits {
         max_file_bytes: 256 << 10,
         ..Limits::default()
@@ -974,6 +974,9 @@ fn oversized_binaries_and_archive_bombs_are_skipped_not_fatal() {
         got,
         vec![
             ("com.example:ok", "1.0", "opt/bomb.war!/lib/ok.jar"),
+            // Over max_file_bytes: read as a stream for its Go build info.
+            ("golang.org/x/text", "v0.3.2", "usr/bin/too-big"),
+            ("stdlib", "1.18.3", "usr/bin/too-big"),
             ("tzdata", "2024a-0+deb12u1", "var/lib/dpkg/status"),
         ]
     );
