@@ -329,18 +329,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scan { common, args } => {
-            let index = match &args.vulndb {
-                Some(_) => None,
+            // The advisory index loads while the image is read.
+            let index: scan_cli::IndexLoader = match args.vulndb.clone() {
+                Some(path) => Box::new(move || scan_cli::load_index(&path)),
                 None => {
                     let config = load_for_maintenance(common)?;
                     let store =
                         airlock_storage::SqliteMetaStore::open(&config.data_dir.join("airlock.db"))
                             .await?;
-                    let index = vulndb_cli::index(&store).await?;
-                    if index.is_empty() {
-                        anyhow::bail!("no advisories in {}: run `airlock vulndb import PATH` or give --vulndb PATH", config.data_dir.display());
-                    }
-                    Some(index)
+                    let runtime = tokio::runtime::Handle::current();
+                    let data_dir = config.data_dir.clone();
+                    Box::new(move || {
+                        let index = runtime.block_on(vulndb_cli::index(&store))?;
+                        if index.is_empty() {
+                            anyhow::bail!("no advisories in {}: run `airlock vulndb import PATH` or give --vulndb PATH", data_dir.display());
+                        }
+                        Ok(index)
+                    })
                 }
             };
             tokio::task::spawn_blocking(move || scan_cli::run(args, index)).await?

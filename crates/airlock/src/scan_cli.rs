@@ -64,26 +64,29 @@ struct PlatformReport {
     report: Report,
 }
 
-/// Scans with `index` (or, without one, the database `--vulndb` names).
-pub fn run(args: ScanArgs, index: Option<AdvisoryIndex>) -> anyhow::Result<ExitCode> {
+/// Loads the advisory index (on its own thread, while the image is read).
+pub type IndexLoader = Box<dyn FnOnce() -> anyhow::Result<AdvisoryIndex> + Send>;
+
+/// The advisory database at `path` (an OSV tree or zip), warning about files that
+/// do not parse.
+pub fn load_index(path: &std::path::Path) -> anyhow::Result<AdvisoryIndex> {
+    let (index, skipped) = AdvisoryIndex::load(path)
+        .with_context(|| format!("loading the advisory database {}", path.display()))?;
+    if !skipped.is_empty() {
+        eprintln!(
+            "warning: {} advisory files did not parse (first: {}: {})",
+            skipped.len(),
+            skipped[0].file,
+            skipped[0].reason
+        );
+    }
+    Ok(index)
+}
+
+/// Scans `args.target` with the index `index` loads.
+pub fn run(args: ScanArgs, index: IndexLoader) -> anyhow::Result<ExitCode> {
     let target = Target::parse(&args.target)?;
-    let index = match (index, &args.vulndb) {
-        (Some(i), _) => i,
-        (None, Some(path)) => {
-            let (index, skipped) = AdvisoryIndex::load(path)
-                .with_context(|| format!("loading the advisory database {}", path.display()))?;
-            if !skipped.is_empty() {
-                eprintln!(
-                    "warning: {} advisory files did not parse (first: {}: {})",
-                    skipped.len(),
-                    skipped[0].file,
-                    skipped[0].reason
-                );
-            }
-            index
-        }
-        (None, None) => anyhow::bail!("no advisory database: give --vulndb PATH"),
-    };
+    let loading = std::thread::spawn(index);
     let limits = Limits::default();
     let progress = Progress::start(&args.target);
     let images = match &target {
@@ -105,6 +108,9 @@ pub fn run(args: ScanArgs, index: Option<AdvisoryIndex>) -> anyhow::Result<ExitC
         _ => image::open(&target, &limits).with_context(|| format!("reading {}", args.target))?,
     };
     drop(progress);
+    let index = loading
+        .join()
+        .map_err(|_| anyhow::anyhow!("loading the advisory database panicked"))??;
     let reports: Vec<PlatformReport> = images
         .into_iter()
         .map(|img| {

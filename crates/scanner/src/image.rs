@@ -133,6 +133,11 @@ pub trait Blobs {
     }
     /// One layer through the layer walk.
     fn layer(&mut self, digest: &str, limits: &Limits) -> anyhow::Result<LayerDelta>;
+    /// Several layers through the layer walk, in order; sources that can read them
+    /// side by side do.
+    fn layers(&mut self, digests: &[String], limits: &Limits) -> anyhow::Result<Vec<LayerDelta>> {
+        digests.iter().map(|d| self.layer(d, limits)).collect()
+    }
     /// Reads these layers ahead when that is cheaper together (one pass over a tarball).
     fn prefetch(&mut self, digests: &[String], limits: &Limits) -> anyhow::Result<()> {
         let _ = (digests, limits);
@@ -171,6 +176,42 @@ impl Blobs for DirBlobs {
         let f = std::fs::File::open(&p)
             .with_context(|| format!("layer {digest} is missing from the layout"))?;
         Ok(read_layer(digest, f, limits)?)
+    }
+
+    /// Layers are independent files: read on every core at once.
+    fn layers(&mut self, digests: &[String], limits: &Limits) -> anyhow::Result<Vec<LayerDelta>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get().min(4))
+            .min(digests.len());
+        if threads <= 1 {
+            return digests.iter().map(|d| self.layer(d, limits)).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let root = &self.0;
+        let mut out: Vec<(usize, anyhow::Result<LayerDelta>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let next = &next;
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(d) = digests.get(i) else { break };
+                            done.push((i, DirBlobs(root.clone()).layer(d, limits)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        anyhow::ensure!(out.len() == digests.len(), "a layer reader panicked");
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, d)| d).collect()
     }
 }
 
@@ -346,8 +387,7 @@ fn walk(
         let digests: Vec<String> = m.layers.iter().map(|l| l.digest.clone()).collect();
         blobs.prefetch(&digests, limits)?;
         let mut fs = Filesystem::default();
-        for d in &digests {
-            let delta = blobs.layer(d, limits)?;
+        for delta in blobs.layers(&digests, limits)? {
             fs.apply(delta, limits)?;
         }
         images.push(Scanned {

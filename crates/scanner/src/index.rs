@@ -79,10 +79,13 @@ impl AdvisoryIndex {
     }
 
     /// The index of stored OSV JSON records (those that no longer parse are left out).
-    pub fn from_records<B: AsRef<[u8]>>(records: impl IntoIterator<Item = B>) -> AdvisoryIndex {
+    pub fn from_records<B: AsRef<[u8]> + Sync>(
+        records: impl IntoIterator<Item = B>,
+    ) -> AdvisoryIndex {
+        let records: Vec<B> = records.into_iter().collect();
         let mut index = AdvisoryIndex::default();
-        for r in records {
-            if let Ok(a) = Advisory::parse(r.as_ref()) {
+        for parsed in parse_all(&records, |r| r.as_ref()) {
+            if let Ok(a) = parsed {
                 index.insert(a);
             }
         }
@@ -91,17 +94,49 @@ impl AdvisoryIndex {
 
     /// Every record of a directory tree (`*.json`) or a zip file.
     pub fn load(path: &Path) -> anyhow::Result<(AdvisoryIndex, Vec<Skipped>)> {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for_each_record(path, &mut |file, bytes| {
+            files.push((file.to_owned(), bytes.to_vec()))
+        })?;
         let mut index = AdvisoryIndex::default();
         let mut skipped = Vec::new();
-        for_each_record(path, &mut |file, bytes| match Advisory::parse(bytes) {
-            Ok(a) => index.insert(a),
-            Err(e) => skipped.push(Skipped {
-                file: file.to_owned(),
-                reason: e.to_string(),
-            }),
-        })?;
+        for (parsed, (file, _)) in parse_all(&files, |f| &f.1).into_iter().zip(&files) {
+            match parsed {
+                Ok(a) => index.insert(a),
+                Err(e) => skipped.push(Skipped {
+                    file: file.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
         Ok((index, skipped))
     }
+}
+
+/// Parses records on every core, in order.
+fn parse_all<T: Sync>(
+    items: &[T],
+    bytes: impl Fn(&T) -> &[u8] + Sync,
+) -> Vec<Result<Advisory, serde_json::Error>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let share = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(share)
+            .map(|part| {
+                let bytes = &bytes;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|i| Advisory::parse(bytes(i)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Calls `f(file name, bytes)` for every `*.json` file under `path` (a directory
