@@ -84,10 +84,8 @@ impl AdvisoryIndex {
     ) -> AdvisoryIndex {
         let records: Vec<B> = records.into_iter().collect();
         let mut index = AdvisoryIndex::default();
-        for parsed in parse_all(&records, |r| r.as_ref()) {
-            if let Ok(a) = parsed {
-                index.insert(a);
-            }
+        for a in parse_all(&records, |r| r.as_ref()).into_iter().flatten() {
+            index.insert(a);
         }
         index
     }
