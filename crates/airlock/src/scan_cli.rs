@@ -186,6 +186,10 @@ pub fn run(args: ScanArgs, index: IndexLoader) -> anyhow::Result<ExitCode> {
             failed = true;
         }
     }
+    // The process ends here: freeing the index and reports item by item would only
+    // cost time.
+    std::mem::forget(index);
+    std::mem::forget(reports);
     Ok(if failed {
         ExitCode::from(1)
     } else {
