@@ -329,26 +329,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scan { common, args } => {
-            // The advisory index loads while the image is read.
-            let index: scan_cli::IndexLoader = match args.vulndb.clone() {
-                Some(path) => Box::new(move || scan_cli::load_index(&path)),
+            use airlock_storage::AdvisoryStore as _;
+            let advisories = match args.vulndb.clone() {
+                Some(path) => {
+                    scan_cli::Advisories::Whole(Box::new(move || scan_cli::load_index(&path)))
+                }
                 None => {
-                    let config = load_for_maintenance(common)?;
-                    let store =
-                        airlock_storage::SqliteMetaStore::open(&config.data_dir.join("airlock.db"))
-                            .await?;
+                    let config = load_quiet(common)?;
+                    let db = config.data_dir.join("airlock.db");
+                    let store = match db.exists() {
+                        true => airlock_storage::SqliteMetaStore::open(&db).await?,
+                        false => anyhow::bail!("no advisories in {}: run `airlock vulndb import PATH` or give --vulndb PATH", config.data_dir.display()),
+                    };
+                    if store.count_advisories().await? == 0 {
+                        anyhow::bail!("no advisories in {}: run `airlock vulndb import PATH` or give --vulndb PATH", config.data_dir.display());
+                    }
                     let runtime = tokio::runtime::Handle::current();
-                    let data_dir = config.data_dir.clone();
-                    Box::new(move || {
-                        let index = runtime.block_on(vulndb_cli::index(&store))?;
-                        if index.is_empty() {
-                            anyhow::bail!("no advisories in {}: run `airlock vulndb import PATH` or give --vulndb PATH", data_dir.display());
-                        }
-                        Ok(index)
-                    })
+                    scan_cli::Advisories::About(Box::new(move |keys| {
+                        let records = runtime.block_on(store.advisory_records_for(keys))?;
+                        Ok(airlock_scanner::AdvisoryIndex::from_records(records))
+                    }))
                 }
             };
-            tokio::task::spawn_blocking(move || scan_cli::run(args, index)).await?
+            tokio::task::spawn_blocking(move || scan_cli::run(args, advisories)).await?
         }
         Command::Vulndb { command } => {
             use airlock_storage::AdvisoryStore as _;

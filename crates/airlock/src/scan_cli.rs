@@ -7,7 +7,8 @@
 use crate::registry_client::{ImageRef, Remote, RemoteArgs};
 use airlock_scanner::image::{self, Blobs, Target};
 use airlock_scanner::layers::{read_layer, LayerDelta};
-use airlock_scanner::sbom;
+use airlock_scanner::matcher::{advisory_keys, PackageRef};
+use airlock_scanner::{sbom, scan};
 use airlock_scanner::{AdvisoryIndex, Limits, Report, Severity};
 use anyhow::Context;
 use std::io::Write;
@@ -64,8 +65,18 @@ struct PlatformReport {
     report: Report,
 }
 
-/// Loads the advisory index (on its own thread, while the image is read).
-pub type IndexLoader = Box<dyn FnOnce() -> anyhow::Result<AdvisoryIndex> + Send>;
+/// Fetches the advisories about these (ecosystem, package) keys.
+pub type FetchAbout = Box<dyn FnOnce(&[(String, String)]) -> anyhow::Result<AdvisoryIndex> + Send>;
+
+/// Where the advisories come from.
+pub enum Advisories {
+    /// A whole database (an OSV tree or zip), loaded on its own thread while the
+    /// image is read.
+    Whole(Box<dyn FnOnce() -> anyhow::Result<AdvisoryIndex> + Send>),
+    /// The imported database: only the records about the image's packages, fetched
+    /// once the packages are known.
+    About(FetchAbout),
+}
 
 /// The advisory database at `path` (an OSV tree or zip), warning about files that
 /// do not parse.
@@ -84,9 +95,12 @@ pub fn load_index(path: &std::path::Path) -> anyhow::Result<AdvisoryIndex> {
 }
 
 /// Scans `args.target` with the index `index` loads.
-pub fn run(args: ScanArgs, index: IndexLoader) -> anyhow::Result<ExitCode> {
+pub fn run(args: ScanArgs, advisories: Advisories) -> anyhow::Result<ExitCode> {
     let target = Target::parse(&args.target)?;
-    let loading = std::thread::spawn(index);
+    let (loading, about) = match advisories {
+        Advisories::Whole(load) => (Some(std::thread::spawn(load)), None),
+        Advisories::About(fetch) => (None, Some(fetch)),
+    };
     let limits = Limits::default();
     let progress = Progress::start(&args.target);
     let images = match &target {
@@ -108,14 +122,35 @@ pub fn run(args: ScanArgs, index: IndexLoader) -> anyhow::Result<ExitCode> {
         _ => image::open(&target, &limits).with_context(|| format!("reading {}", args.target))?,
     };
     drop(progress);
-    let index = loading
-        .join()
-        .map_err(|_| anyhow::anyhow!("loading the advisory database panicked"))??;
-    let reports: Vec<PlatformReport> = images
+    let catalogued: Vec<_> = images
         .into_iter()
         .map(|img| {
-            let mut report =
-                Report::new(&img.fs, &index).with_misconfigurations(img.config.as_ref(), &img.fs);
+            let (os, packages) = scan::catalog(&img.fs);
+            (img, os, packages)
+        })
+        .collect();
+    let index = match (loading, about) {
+        (Some(loading), _) => loading
+            .join()
+            .map_err(|_| anyhow::anyhow!("loading the advisory database panicked"))??,
+        (None, Some(fetch)) => {
+            fetch(&advisory_keys(catalogued.iter().flat_map(
+                |(_, _, packages)| packages.iter().map(PackageRef::from),
+            )))?
+        }
+        (None, None) => unreachable!("one advisory source is always given"),
+    };
+    let reports: Vec<PlatformReport> = catalogued
+        .into_iter()
+        .map(|(img, os, packages)| {
+            let findings = scan::match_packages(&packages, &index);
+            let mut report = Report {
+                os,
+                packages,
+                findings,
+                misconfigurations: Vec::new(),
+            }
+            .with_misconfigurations(img.config.as_ref(), &img.fs);
             if args.ignore_unfixed {
                 report = report.without_unfixed();
             }

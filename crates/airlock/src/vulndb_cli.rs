@@ -8,7 +8,6 @@
 use crate::registry_client::{ImageRef, Remote, RemoteArgs};
 use airlock_scanner::index::{for_each_record, key};
 use airlock_scanner::osv::Advisory;
-use airlock_scanner::AdvisoryIndex;
 use airlock_storage::{AdvisoryRecord, AdvisoryStore, ImportCounts, SqliteMetaStore};
 use futures_util::StreamExt;
 use sha2::Digest as _;
@@ -73,14 +72,6 @@ pub async fn import(store: &SqliteMetaStore, path: &Path) -> anyhow::Result<Impo
         report.counts.unchanged += c.unchanged;
     }
     Ok(report)
-}
-
-/// The scanner's index of every stored advisory.
-pub async fn index(store: &SqliteMetaStore) -> anyhow::Result<AdvisoryIndex> {
-    let records = store.advisory_records().await?;
-    tokio::task::spawn_blocking(move || AdvisoryIndex::from_records(records))
-        .await
-        .map_err(Into::into)
 }
 
 fn sha256(bytes: &[u8]) -> String {

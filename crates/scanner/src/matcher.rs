@@ -58,6 +58,27 @@ fn by_source(eco: Ecosystem) -> bool {
     )
 }
 
+/// The (ecosystem, package) keys advisories about these packages are filed under:
+/// what to fetch from a store that holds more advisories than an image needs.
+pub fn advisory_keys<'p>(
+    packages: impl IntoIterator<Item = PackageRef<'p>>,
+) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = packages
+        .into_iter()
+        .map(|p| {
+            let name = if by_source(Ecosystem::from_osv(p.ecosystem)) {
+                p.source_name
+            } else {
+                p.name
+            };
+            key(p.ecosystem, name)
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 pub struct Matcher<'i> {
     index: &'i AdvisoryIndex,
     memo: HashMap<String, Arc<[Hit]>>,

@@ -31,6 +31,8 @@ pub trait AdvisoryStore: Send + Sync + 'static {
     async fn import_advisories(&self, records: &[AdvisoryRecord]) -> Result<ImportCounts>;
     /// Every stored record's JSON (withdrawn ones included; callers skip them).
     async fn advisory_records(&self) -> Result<Vec<Vec<u8>>>;
+    /// The records about any of these (ecosystem, package name) keys.
+    async fn advisory_records_for(&self, keys: &[(String, String)]) -> Result<Vec<Vec<u8>>>;
     async fn count_advisories(&self) -> Result<u64>;
     /// The database's generation: bumped by every import that adds or changes a record.
     async fn advisory_generation(&self) -> Result<i64>;

@@ -71,6 +71,35 @@ impl AdvisoryStore for SqliteMetaStore {
         )
     }
 
+    async fn advisory_records_for(&self, keys: &[(String, String)]) -> Result<Vec<Vec<u8>>> {
+        let mut ids: Vec<String> = Vec::new();
+        // Bounded statements: SQLite caps bound parameters per statement.
+        for chunk in keys.chunks(200) {
+            let wanted = vec!["(ecosystem = ? AND name = ?)"; chunk.len()].join(" OR ");
+            let sql = format!("SELECT DISTINCT advisory_id FROM advisory_packages WHERE {wanted}");
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for (eco, name) in chunk {
+                q = q.bind(eco).bind(name);
+            }
+            ids.extend(q.fetch_all(&self.reader).await?);
+        }
+        ids.sort();
+        ids.dedup();
+        let mut records = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT record FROM advisories WHERE id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query_scalar::<_, Vec<u8>>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            records.extend(q.fetch_all(&self.reader).await?);
+        }
+        Ok(records)
+    }
+
     async fn count_advisories(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM advisories")
             .fetch_one(&self.reader)

@@ -143,3 +143,36 @@ fn scan_gates_on_severity() {
     assert_eq!(code, 2, "{err}");
     assert!(!err.contains("panicked"));
 }
+
+#[test]
+fn the_imported_database_gives_the_same_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("rootfs");
+    rootfs(&root);
+    let data = tmp.path().join("data");
+    let target = format!("dir:{}", root.display());
+    let data_arg = data.display().to_string();
+    // Nothing imported yet: a clear refusal.
+    let (code, _, err) = scan(&[&target, "--data-dir", &data_arg]);
+    assert_ne!(code, 0);
+    assert!(err.contains("vulndb import"), "{err}");
+
+    let (ok, out) = crate::harness::run_cli(&data, &["vulndb", "import", &vulndb()]);
+    assert!(ok, "{out}");
+    let ids = |json: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["id"], f["package"]))
+            .collect()
+    };
+    let (code, from_dir, err) = scan(&[&target, "--vulndb", &vulndb(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    // Only the advisories about the image's packages are read from the store.
+    let (code, from_store, err) = scan(&[&target, "--data-dir", &data_arg, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!ids(&from_dir).is_empty());
+    assert_eq!(ids(&from_dir), ids(&from_store));
+}
