@@ -762,6 +762,11 @@ if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
      && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["manifest"] == sys.argv[2]' "$WORK/scan-docker.json" "${EXP_V1:-none}"; then
     pass scan-docker-target
   else fail scan-docker-target "$(tailf "$LOGS/scan-docker.err") $(head -c 200 "$WORK/scan-docker.json")"; fi
+  # ... and the multi-platform index: every platform scanned, packages and findings marked with it
+  if "$BIN" scan "docker://$REG/e2e/app:multi" --plain-http --creds "$USER_NAME:$PW" --vulndb "$VDB" --format json >"$WORK/scan-multi.json" 2>"$LOGS/scan-multi.err" \
+     && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert len(j["platforms"]) == 2 and {p.get("platform") for p in j["platforms"]} == {"linux/amd64", "linux/arm64/v8"} and isinstance(j["findings"], list) and all(p["platform"] for p in j["packages"]), j.keys()' "$WORK/scan-multi.json"; then
+    pass scan-docker-index
+  else fail scan-docker-index "$(tailf "$LOGS/scan-multi.err") $(head -c 300 "$WORK/scan-multi.json")"; fi
   # an advisory snapshot pushed as an OCI artifact: oras pulls it, another install imports it
   rm -rf "$WORK/vdb1" "$WORK/vdb2" "$WORK/oras-osv"
   if run vulndb-import "$BIN" vulndb import "$VDB" --data-dir "$WORK/vdb1" \

@@ -164,13 +164,33 @@ pub fn run(args: ScanArgs, advisories: Advisories) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            // One image: its report; several platforms: a list of them.
+            // One image: its report; several platforms: every platform's packages and
+            // findings (each marked with its platform), and the reports per platform.
             if reports.len() == 1 {
                 serde_json::to_writer_pretty(&mut out, &reports[0])?;
             } else {
+                let marked = |list: serde_json::Value, platform: &Option<String>| {
+                    let mut list = list;
+                    for item in list.as_array_mut().into_iter().flatten() {
+                        item["platform"] = serde_json::json!(platform);
+                    }
+                    list
+                };
+                let mut packages = Vec::new();
+                let mut findings = Vec::new();
+                for r in &reports {
+                    let p = marked(serde_json::to_value(&r.report.packages)?, &r.platform);
+                    let f = marked(serde_json::to_value(&r.report.findings)?, &r.platform);
+                    packages.extend(p.as_array().cloned().unwrap_or_default());
+                    findings.extend(f.as_array().cloned().unwrap_or_default());
+                }
                 serde_json::to_writer_pretty(
                     &mut out,
-                    &serde_json::json!({ "platforms": reports }),
+                    &serde_json::json!({
+                        "packages": packages,
+                        "findings": findings,
+                        "platforms": reports,
+                    }),
                 )?;
             }
             writeln!(out)?;
