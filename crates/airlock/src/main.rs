@@ -331,9 +331,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan { common, args } => {
             use airlock_storage::AdvisoryStore as _;
             let advisories = match args.vulndb.clone() {
-                Some(path) => {
-                    scan_cli::Advisories::Whole(Box::new(move || scan_cli::load_index(&path)))
-                }
+                Some(path) => scan_cli::from_database(path),
                 None => {
                     let config = load_quiet(common)?;
                     let db = config.data_dir.join("airlock.db");
@@ -345,10 +343,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         anyhow::bail!("no advisories in {}: run `airlock vulndb import PATH` or give --vulndb PATH", config.data_dir.display());
                     }
                     let runtime = tokio::runtime::Handle::current();
-                    scan_cli::Advisories::About(Box::new(move |keys| {
+                    let fetch: scan_cli::Advisories = Box::new(move |keys| {
                         let records = runtime.block_on(store.advisory_records_for(keys))?;
                         Ok(airlock_scanner::AdvisoryIndex::from_records(records))
-                    }))
+                    });
+                    fetch
                 }
             };
             tokio::task::spawn_blocking(move || scan_cli::run(args, advisories)).await?

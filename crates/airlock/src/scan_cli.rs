@@ -65,42 +65,41 @@ struct PlatformReport {
     report: Report,
 }
 
-/// Fetches the advisories about these (ecosystem, package) keys.
-pub type FetchAbout = Box<dyn FnOnce(&[(String, String)]) -> anyhow::Result<AdvisoryIndex> + Send>;
+/// Fetches the advisories about these (ecosystem, package) keys; called once the
+/// image's packages are known.
+pub type Advisories = Box<dyn FnOnce(&[(String, String)]) -> anyhow::Result<AdvisoryIndex> + Send>;
 
-/// Where the advisories come from.
-pub enum Advisories {
-    /// A whole database (an OSV tree or zip), loaded on its own thread while the
-    /// image is read.
-    Whole(Box<dyn FnOnce() -> anyhow::Result<AdvisoryIndex> + Send>),
-    /// The imported database: only the records about the image's packages, fetched
-    /// once the packages are known.
-    About(FetchAbout),
+/// The advisories of the database at `path` (an OSV tree or zip) about the image's
+/// packages. The files are read on their own thread while the image is read; once the
+/// packages are known, each record's packages are read and only the records about
+/// the image's are parsed whole.
+pub fn from_database(path: std::path::PathBuf) -> Advisories {
+    let reading = std::thread::spawn(move || {
+        airlock_scanner::index::read_records(&path)
+            .with_context(|| format!("loading the advisory database {}", path.display()))
+    });
+    Box::new(move |keys| {
+        let records = reading
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the advisory database panicked"))??;
+        let keys: std::collections::HashSet<(String, String)> = keys.iter().cloned().collect();
+        let (index, skipped) = AdvisoryIndex::about(&records, &keys);
+        if !skipped.is_empty() {
+            eprintln!(
+                "warning: {} advisory files did not parse (first: {}: {})",
+                skipped.len(),
+                skipped[0].file,
+                skipped[0].reason
+            );
+        }
+        std::mem::forget(records);
+        Ok(index)
+    })
 }
 
-/// The advisory database at `path` (an OSV tree or zip), warning about files that
-/// do not parse.
-pub fn load_index(path: &std::path::Path) -> anyhow::Result<AdvisoryIndex> {
-    let (index, skipped) = AdvisoryIndex::load(path)
-        .with_context(|| format!("loading the advisory database {}", path.display()))?;
-    if !skipped.is_empty() {
-        eprintln!(
-            "warning: {} advisory files did not parse (first: {}: {})",
-            skipped.len(),
-            skipped[0].file,
-            skipped[0].reason
-        );
-    }
-    Ok(index)
-}
-
-/// Scans `args.target` with the index `index` loads.
+/// Scans `args.target` with the advisories `advisories` gives for its packages.
 pub fn run(args: ScanArgs, advisories: Advisories) -> anyhow::Result<ExitCode> {
     let target = Target::parse(&args.target)?;
-    let (loading, about) = match advisories {
-        Advisories::Whole(load) => (Some(std::thread::spawn(load)), None),
-        Advisories::About(fetch) => (None, Some(fetch)),
-    };
     let limits = Limits::default();
     let progress = Progress::start(&args.target);
     let images = match &target {
@@ -129,17 +128,10 @@ pub fn run(args: ScanArgs, advisories: Advisories) -> anyhow::Result<ExitCode> {
             (img, os, packages)
         })
         .collect();
-    let index = match (loading, about) {
-        (Some(loading), _) => loading
-            .join()
-            .map_err(|_| anyhow::anyhow!("loading the advisory database panicked"))??,
-        (None, Some(fetch)) => {
-            fetch(&advisory_keys(catalogued.iter().flat_map(
-                |(_, _, packages)| packages.iter().map(PackageRef::from),
-            )))?
-        }
-        (None, None) => unreachable!("one advisory source is always given"),
-    };
+    let index =
+        advisories(&advisory_keys(catalogued.iter().flat_map(
+            |(_, _, packages)| packages.iter().map(PackageRef::from),
+        )))?;
     let reports: Vec<PlatformReport> = catalogued
         .into_iter()
         .map(|(img, os, packages)| {

@@ -116,18 +116,19 @@ fn parse_all<T: Sync>(
     items: &[T],
     bytes: impl Fn(&T) -> &[u8] + Sync,
 ) -> Vec<Result<Advisory, serde_json::Error>> {
+    parallel_map(items, |i| Advisory::parse(bytes(i)))
+}
+
+/// `f` over `items` on every core, results in order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let share = items.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let parts: Vec<_> = items
             .chunks(share)
             .map(|part| {
-                let bytes = &bytes;
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|i| Advisory::parse(bytes(i)))
-                        .collect::<Vec<_>>()
-                })
+                let f = &f;
+                scope.spawn(move || part.iter().map(f).collect::<Vec<_>>())
             })
             .collect();
         parts
@@ -135,6 +136,69 @@ fn parse_all<T: Sync>(
             .flat_map(|p| p.join().unwrap_or_default())
             .collect()
     })
+}
+
+/// Every `*.json` record under `path` (a directory tree or a zip), unparsed.
+pub fn read_records(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for_each_record(path, &mut |file, bytes| {
+        files.push((file.to_owned(), bytes.to_vec()))
+    })?;
+    Ok(files)
+}
+
+/// Just the packages of a record, read without building the rest.
+#[derive(serde::Deserialize)]
+struct PackagesOnly<'a> {
+    #[serde(borrow, default)]
+    affected: Vec<AffectedPackage<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct AffectedPackage<'a> {
+    #[serde(borrow, default)]
+    package: Option<PackageKey<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct PackageKey<'a> {
+    #[serde(borrow)]
+    ecosystem: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+}
+
+impl AdvisoryIndex {
+    /// The index of the records about any of `keys` (see [`key`]): each record's
+    /// packages are read first, and only the records that concern one of them are
+    /// parsed whole. Records that do not parse are returned as skipped.
+    pub fn about(
+        records: &[(String, Vec<u8>)],
+        keys: &std::collections::HashSet<(String, String)>,
+    ) -> (AdvisoryIndex, Vec<Skipped>) {
+        let parsed = parallel_map(records, |(_, bytes)| {
+            let light: PackagesOnly = serde_json::from_slice(bytes)?;
+            let wanted = light
+                .affected
+                .iter()
+                .filter_map(|a| a.package.as_ref())
+                .any(|p| keys.contains(&key(&p.ecosystem, &p.name)));
+            wanted.then(|| Advisory::parse(bytes)).transpose()
+        });
+        let mut index = AdvisoryIndex::default();
+        let mut skipped = Vec::new();
+        for (result, (file, _)) in parsed.into_iter().zip(records) {
+            match result {
+                Ok(Some(a)) => index.insert(a),
+                Ok(None) => {}
+                Err(e) => skipped.push(Skipped {
+                    file: file.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        (index, skipped)
+    }
 }
 
 /// Calls `f(file name, bytes)` for every `*.json` file under `path` (a directory
@@ -185,4 +249,31 @@ pub fn for_each_record(path: &Path, f: &mut dyn FnMut(&str, &[u8])) -> anyhow::R
         f(&name, &bytes);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_records_about_the_given_packages_are_parsed() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vulndb");
+        let mut records = read_records(&dir).unwrap();
+        assert_eq!(records.len(), 8);
+        records.push(("broken.json".into(), b"{not json".to_vec()));
+        let keys = [key("Alpine:v3.11", "musl"), key("PyPI", "Apache_Atlas")]
+            .into_iter()
+            .collect();
+        let (index, skipped) = AdvisoryIndex::about(&records, &keys);
+        assert_eq!(
+            index.len(),
+            2,
+            "{:?}",
+            index.by_id.keys().collect::<Vec<_>>()
+        );
+        assert!(index.get("ALPINE-CVE-2016-8859-musl-v3.11").is_some());
+        assert_eq!(index.lookup("PyPI", "apache-atlas").len(), 1);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].file, "broken.json");
+    }
 }
