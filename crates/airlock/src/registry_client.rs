@@ -10,7 +10,6 @@ use base64::Engine;
 use futures_util::TryStreamExt;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
-use sha2::{Digest as _, Sha256};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -242,7 +241,7 @@ impl Remote {
         if bytes.len() > MAX_MANIFEST {
             bail!("manifest {reference} is larger than 4 MiB");
         }
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let digest = airlock_oci::Digest::sha256_of(&bytes).to_string();
         if reference.contains(':') && reference != digest {
             bail!("manifest {reference} hashes to {digest}");
         }

@@ -5,15 +5,18 @@
 //! misconfiguration at or above `--fail-on-misconfig`).
 
 use crate::registry_client::{ImageRef, Remote, RemoteArgs};
+use airlock_oci::{Digest, Digester};
 use airlock_scanner::image::{self, Blobs, Target};
 use airlock_scanner::layers::{read_layer, LayerDelta};
 use airlock_scanner::matcher::{advisory_keys, PackageRef};
 use airlock_scanner::{sbom, scan};
 use airlock_scanner::{AdvisoryIndex, Limits, Report, Severity};
 use anyhow::Context;
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -305,42 +308,10 @@ struct RegistryBlobs {
     first: Option<(String, Vec<u8>)>,
 }
 
-/// Hashes what is read through it.
+/// Hashes what is read through it, so the blob's digest is checked once it is read.
 struct Verified<R> {
     inner: R,
-    hash: std::rc::Rc<std::cell::RefCell<Hasher>>,
-}
-
-enum Hasher {
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-}
-
-impl Hasher {
-    fn for_digest(digest: &str) -> anyhow::Result<Hasher> {
-        use sha2::Digest as _;
-        match digest.split_once(':') {
-            Some(("sha256", _)) => Ok(Hasher::Sha256(sha2::Sha256::new())),
-            Some(("sha512", _)) => Ok(Hasher::Sha512(sha2::Sha512::new())),
-            _ => anyhow::bail!("unsupported digest {digest:?}"),
-        }
-    }
-    fn update(&mut self, data: &[u8]) {
-        use sha2::Digest as _;
-        match self {
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
-        }
-    }
-    fn check(&self, digest: &str) -> anyhow::Result<()> {
-        use sha2::Digest as _;
-        let got = match self {
-            Hasher::Sha256(h) => format!("sha256:{}", hex::encode(h.clone().finalize())),
-            Hasher::Sha512(h) => format!("sha512:{}", hex::encode(h.clone().finalize())),
-        };
-        anyhow::ensure!(got == digest, "blob {digest} hashes to {got}");
-        Ok(())
-    }
+    hash: Rc<RefCell<Digester>>,
 }
 
 impl<R: std::io::Read> std::io::Read for Verified<R> {
@@ -351,13 +322,21 @@ impl<R: std::io::Read> std::io::Read for Verified<R> {
     }
 }
 
+/// Fails unless what went through `hash` has the digest `want`.
+fn check(hash: &RefCell<Digester>, want: &Digest) -> anyhow::Result<()> {
+    let got = hash.borrow().clone().finish();
+    anyhow::ensure!(&got == want, "blob {want} hashes to {got}");
+    Ok(())
+}
+
 impl RegistryBlobs {
     fn reader(
         &mut self,
         digest: &str,
-    ) -> anyhow::Result<(impl std::io::Read, std::rc::Rc<std::cell::RefCell<Hasher>>)> {
+    ) -> anyhow::Result<(impl std::io::Read, Rc<RefCell<Digester>>, Digest)> {
+        let want = Digest::parse(digest).map_err(|e| anyhow::anyhow!("{digest:?}: {e}"))?;
         let stream = self.runtime.block_on(self.remote.blob_stream(digest))?;
-        let hash = std::rc::Rc::new(std::cell::RefCell::new(Hasher::for_digest(digest)?));
+        let hash = Rc::new(RefCell::new(Digester::new(want.algorithm())));
         let reader = Verified {
             inner: tokio_util::io::SyncIoBridge::new_with_handle(
                 tokio_util::io::StreamReader::new(Box::pin(stream)),
@@ -365,21 +344,21 @@ impl RegistryBlobs {
             ),
             hash: hash.clone(),
         };
-        Ok((reader, hash))
+        Ok((reader, hash, want))
     }
 }
 
 impl Blobs for RegistryBlobs {
     fn small(&mut self, digest: &str) -> anyhow::Result<Vec<u8>> {
         use std::io::Read as _;
-        let (reader, hash) = self.reader(digest)?;
+        let (reader, hash, want) = self.reader(digest)?;
         let mut bytes = Vec::new();
         reader.take(MAX_CONFIG + 1).read_to_end(&mut bytes)?;
         anyhow::ensure!(
             bytes.len() as u64 <= MAX_CONFIG,
             "blob {digest} is larger than 4 MiB"
         );
-        hash.borrow().check(digest)?;
+        check(&hash, &want)?;
         Ok(bytes)
     }
 
@@ -393,9 +372,9 @@ impl Blobs for RegistryBlobs {
     }
 
     fn layer(&mut self, digest: &str, limits: &Limits) -> anyhow::Result<LayerDelta> {
-        let (reader, hash) = self.reader(digest)?;
+        let (reader, hash, want) = self.reader(digest)?;
         let delta = read_layer(digest, reader, limits)?;
-        hash.borrow().check(digest)?;
+        check(&hash, &want)?;
         Ok(delta)
     }
 }

@@ -6,11 +6,11 @@
 //! one (digest-checked, streamed to a temporary file) and imports it.
 
 use crate::registry_client::{ImageRef, Remote, RemoteArgs};
+use airlock_oci::{Digest, Digester};
 use airlock_scanner::index::{for_each_record, key};
 use airlock_scanner::osv::Advisory;
 use airlock_storage::{AdvisoryRecord, AdvisoryStore, ImportCounts, SqliteMetaStore};
 use futures_util::StreamExt;
-use sha2::Digest as _;
 use std::io::Write;
 use std::path::Path;
 
@@ -75,7 +75,7 @@ pub async fn import(store: &SqliteMetaStore, path: &Path) -> anyhow::Result<Impo
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+    Digest::sha256_of(bytes).to_string()
 }
 
 /// Packs every stored advisory into a zip and pushes it as an artifact to `target`
@@ -171,14 +171,11 @@ pub async fn pull(
         .as_array()
         .and_then(|l| l.iter().find(|l| l["mediaType"] == SNAPSHOT_LAYER))
         .ok_or_else(|| anyhow::anyhow!("{image}: no snapshot layer"))?;
-    let digest = layer["digest"].as_str().unwrap_or_default().to_owned();
-    anyhow::ensure!(
-        digest.starts_with("sha256:"),
-        "{image}: snapshot layer digest {digest:?} is not sha256"
-    );
-    let mut stream = client.blob_stream(&digest).await?;
+    let digest = Digest::parse(layer["digest"].as_str().unwrap_or_default())
+        .map_err(|e| anyhow::anyhow!("{image}: snapshot layer digest: {e}"))?;
+    let mut stream = client.blob_stream(digest.as_str()).await?;
     let mut file = tempfile::NamedTempFile::new()?;
-    let mut hash = sha2::Sha256::new();
+    let mut hash = Digester::new(digest.algorithm());
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
@@ -188,7 +185,7 @@ pub async fn pull(
         file.write_all(&chunk)?;
     }
     file.flush()?;
-    let got = format!("sha256:{}", hex::encode(hash.finalize()));
+    let got = hash.finish();
     anyhow::ensure!(
         got == digest,
         "{image}: snapshot hashes to {got}, not {digest}"

@@ -211,6 +211,7 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::{assert_ladder, assert_pairs};
     use Ordering::*;
 
     const TABLE: &[(&str, &str, Ordering)] = &[
@@ -269,10 +270,7 @@ mod tests {
 
     #[test]
     fn table() {
-        for &(a, b, want) in TABLE {
-            assert_eq!(compare(a, b), want, "{a} vs {b}");
-            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
-        }
+        assert_pairs(compare, TABLE);
     }
 
     #[test]
@@ -301,11 +299,7 @@ mod tests {
             "1.0.1_alpha",
             "1.0.1",
         ];
-        for (i, a) in ladder.iter().enumerate() {
-            for (j, b) in ladder.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, &ladder);
     }
 
     #[test]

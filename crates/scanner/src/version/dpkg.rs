@@ -118,6 +118,7 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::{assert_ladder, assert_pairs};
     use Ordering::*;
 
     /// Pairs with the ordering dpkg gives them; `dpkg_agrees_with_the_table` checks
@@ -191,10 +192,7 @@ mod tests {
     #[test]
     fn table_orders_as_dpkg_does() {
         assert!(TABLE.len() >= 40);
-        for &(a, b, want) in TABLE {
-            assert_eq!(compare(a, b), want, "{a} vs {b}");
-            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
-        }
+        assert_pairs(compare, TABLE);
     }
 
     #[test]
@@ -281,11 +279,7 @@ mod tests {
 
     #[test]
     fn ladder_is_sorted() {
-        for (i, a) in LADDER.iter().enumerate() {
-            for (j, b) in LADDER.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, LADDER);
     }
 
     /// Asks the installed dpkg about `a OP b`.

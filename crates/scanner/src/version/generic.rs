@@ -127,6 +127,7 @@ pub(crate) fn by_parse<'a, T: Ord>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::assert_pairs;
     use Ordering::*;
 
     #[test]
@@ -165,10 +166,7 @@ mod tests {
             ("1.01", "1.1", Less),
             ("v1", "v01", Greater),
         ];
-        for (a, b, want) in cases {
-            assert_eq!(compare(a, b), want, "{a} vs {b}");
-            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
-        }
+        assert_pairs(compare, &cases);
     }
 
     #[test]

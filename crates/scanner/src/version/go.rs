@@ -41,6 +41,7 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::assert_ladder;
     use Ordering::*;
 
     #[test]
@@ -60,11 +61,7 @@ mod tests {
             "v2.1.0+incompatible",
             "v3.0.0",
         ];
-        for (i, a) in ladder.iter().enumerate() {
-            for (j, b) in ladder.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, &ladder);
     }
 
     #[test]
@@ -100,11 +97,7 @@ mod tests {
             "go1.21.3",
             "go1.22.0",
         ];
-        for (i, a) in ladder.iter().enumerate() {
-            for (j, b) in ladder.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, &ladder);
     }
 
     #[test]

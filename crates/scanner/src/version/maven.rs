@@ -327,14 +327,11 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::{assert_ladder, assert_pairs};
     use Ordering::*;
 
     fn assert_increasing(versions: &[&str]) {
-        for (i, a) in versions.iter().enumerate() {
-            for (j, b) in versions.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, versions);
     }
 
     fn assert_all_equal(versions: &[&str]) {
@@ -531,9 +528,6 @@ mod tests {
             ("1", "1-sp", Less),
             ("1.alpha.1", "1-sp", Less),
         ];
-        for (a, b, want) in cases {
-            assert_eq!(compare(a, b), want, "{a} vs {b}");
-            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
-        }
+        assert_pairs(compare, &cases);
     }
 }

@@ -143,6 +143,32 @@ pub fn compare_semver(a: &str, b: &str) -> Ordering {
     semver::compare(a, b)
 }
 
+/// Assertions the comparators' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::cmp::Ordering;
+
+    /// Each (a, b, want): `a` compares to `b` as `want`, and `b` to `a` the reverse.
+    pub fn assert_pairs(
+        compare: impl Fn(&str, &str) -> Ordering,
+        cases: &[(&str, &str, Ordering)],
+    ) {
+        for &(a, b, want) in cases {
+            assert_eq!(compare(a, b), want, "{a} vs {b}");
+            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
+        }
+    }
+
+    /// A strictly increasing chain: every pair compares as its positions do.
+    pub fn assert_ladder(compare: impl Fn(&str, &str) -> Ordering, ladder: &[&str]) {
+        for (i, a) in ladder.iter().enumerate() {
+            for (j, b) in ladder.iter().enumerate() {
+                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

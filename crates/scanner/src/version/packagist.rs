@@ -114,6 +114,7 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::assert_ladder;
     use Ordering::*;
 
     #[test]
@@ -136,11 +137,7 @@ mod tests {
             "1.10.0",
             "v2.0.0",
         ];
-        for (i, a) in ladder.iter().enumerate() {
-            for (j, b) in ladder.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, &ladder);
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::assert_pairs;
     use Ordering::*;
 
     /// Checked against `rpm.vercmp` of rpm 4.18.
@@ -146,10 +147,7 @@ mod tests {
 
     #[test]
     fn table() {
-        for &(a, b, want) in TABLE {
-            assert_eq!(compare(a, b), want, "{a} vs {b}");
-            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
-        }
+        assert_pairs(compare, TABLE);
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::assert_ladder;
     use Ordering::*;
 
     #[test]
@@ -123,11 +124,7 @@ mod tests {
             "0.9", "1.0.a", "1.0.a.1", "1.0.a.2", "1.0.b1", "1.0-rc1", "1.0.pre", "1.0.rc1",
             "1.0.rc2", "1.0", "1.0.1.a", "1.0.1", "1.1", "1.9", "1.10", "2",
         ];
-        for (i, a) in ladder.iter().enumerate() {
-            for (j, b) in ladder.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, &ladder);
     }
 
     #[test]

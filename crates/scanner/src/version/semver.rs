@@ -116,6 +116,7 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::testing::{assert_ladder, assert_pairs};
     use Ordering::*;
 
     #[test]
@@ -134,11 +135,7 @@ mod tests {
             "2.1.0",
             "2.1.1",
         ];
-        for (i, a) in chain.iter().enumerate() {
-            for (j, b) in chain.iter().enumerate() {
-                assert_eq!(compare(a, b), i.cmp(&j), "{a} vs {b}");
-            }
-        }
+        assert_ladder(compare, &chain);
     }
 
     #[test]
@@ -177,10 +174,7 @@ mod tests {
                 Greater,
             ),
         ];
-        for (a, b, want) in cases {
-            assert_eq!(compare(a, b), want, "{a} vs {b}");
-            assert_eq!(compare(b, a), want.reverse(), "{b} vs {a}");
-        }
+        assert_pairs(compare, &cases);
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl<'a> InventoryPackage<'a> {
 
 /// A finding row as matching produces it: a package position and one of the
 /// matcher's (shared) hits for it. Serialises exactly like [`Row`].
+#[derive(Debug)]
 pub struct NewRow {
     package: u32,
     hits: Arc<[Hit]>,

@@ -15,7 +15,7 @@ use airlock_oci::{Digest, Reference, RepositoryName};
 use airlock_registry::{Chunk, Registry};
 use airlock_scanner::layers::{read_layer, Filesystem, Limits};
 use airlock_scanner::matcher::{Matcher, PackageRef};
-use airlock_scanner::{sbom, AdvisoryIndex, Report};
+use airlock_scanner::{sbom, scan, AdvisoryIndex, Report};
 use airlock_storage::{AdvisoryStore, Rematch, ScanEvent, ScanJob, ScanStore};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
@@ -61,6 +61,9 @@ pub struct PlatformReport {
     pub manifest: String,
     #[serde(flatten)]
     pub report: Report,
+    /// The findings as stored: rows pointing into `report.packages`.
+    #[serde(skip)]
+    rows: Vec<findings::NewRow>,
 }
 
 /// A scan result: stored as its inventory (findings left out) plus the findings of
@@ -274,13 +277,10 @@ impl ScanService {
                 Ok(Some(job)) => {
                     let started = Instant::now();
                     match self.scan(&job).await {
-                        Ok((result, index, generation)) => {
-                            let findings = result
-                                .platforms
-                                .iter()
-                                .map(|p| p.report.findings.len())
-                                .sum::<usize>();
-                            if let Err(e) = self.finish(result, index, generation).await {
+                        Ok((result, generation)) => {
+                            let findings =
+                                result.platforms.iter().map(|p| p.rows.len()).sum::<usize>();
+                            if let Err(e) = self.finish(result, generation).await {
                                 tracing::warn!(error = ?e, "recording a scan result");
                             }
                             tracing::info!(
@@ -316,12 +316,7 @@ impl ScanService {
     }
 
     /// Stores a scan's inventory and findings, and attaches its SBOMs to the image.
-    async fn finish(
-        &self,
-        mut result: ScanResult,
-        index: Arc<AdvisoryIndex>,
-        generation: i64,
-    ) -> anyhow::Result<()> {
+    async fn finish(&self, mut result: ScanResult, generation: i64) -> anyhow::Result<()> {
         let repo = RepositoryName::parse(&result.repository)?;
         for p in &result.platforms {
             if let Err(e) = self.attach_sboms(&repo, p).await {
@@ -329,13 +324,12 @@ impl ScanService {
             }
         }
         // Stored: the inventory, and the findings as rows pointing into it.
-        let mut matcher = Matcher::new(&index);
         let rows: Vec<Vec<findings::NewRow>> = result
             .platforms
             .iter_mut()
             .map(|p| {
                 p.report.findings.clear();
-                findings::rows(p.report.packages.iter().map(PackageRef::from), &mut matcher)
+                std::mem::take(&mut p.rows)
             })
             .collect();
         let event = json!({
@@ -466,7 +460,7 @@ impl ScanService {
         Ok((index, generation))
     }
 
-    async fn scan(&self, job: &ScanJob) -> anyhow::Result<(ScanResult, Arc<AdvisoryIndex>, i64)> {
+    async fn scan(&self, job: &ScanJob) -> anyhow::Result<(ScanResult, i64)> {
         let repo = RepositoryName::parse(&job.repository)?;
         let digest = Digest::parse(&job.digest)?;
         let top = self
@@ -517,14 +511,27 @@ impl ScanService {
             let config = self.config(&doc).await?;
             let fs = self.filesystem(&doc).await?;
             let idx = index.clone();
-            let report = tokio::task::spawn_blocking(move || {
-                Report::new(&fs, &idx).with_misconfigurations(Some(&config), &fs)
+            let (report, rows) = tokio::task::spawn_blocking(move || {
+                // One matcher for the stored rows and the SBOM's findings.
+                let mut matcher = Matcher::new(&idx);
+                let (os, packages) = scan::catalog(&fs);
+                let rows = findings::rows(packages.iter().map(PackageRef::from), &mut matcher);
+                let findings = matcher.match_all(packages.iter().map(PackageRef::from));
+                let report = Report {
+                    os,
+                    packages,
+                    findings,
+                    misconfigurations: Vec::new(),
+                }
+                .with_misconfigurations(Some(&config), &fs);
+                (report, rows)
             })
             .await?;
             platforms.push(PlatformReport {
                 platform,
                 manifest: manifest.to_string(),
                 report,
+                rows,
             });
         }
         Ok((
@@ -533,7 +540,6 @@ impl ScanService {
                 digest: job.digest.clone(),
                 platforms,
             },
-            index,
             generation,
         ))
     }
