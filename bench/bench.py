@@ -488,6 +488,63 @@ def sha256_speed(args):
     return res
 
 
+FLOOR_MODES = ("receive", "hash", "write", "hash+write")
+
+
+def push_floor(args, blobs):
+    """`curl -T` each blob into the push_floor example (crates/storage/examples: a
+    native sink doing only the work every verifying registry must do — receive,
+    SHA-256 on one thread, write + fsync on another, into the data root) in each
+    mode: what any server can push on this machine, measured in the same run."""
+    if not (os.path.isfile(args.floor_bin) and os.access(args.floor_bin, os.X_OK)):
+        log(f"push floor skipped: {args.floor_bin} not built")
+        return None
+    out = {}
+    for mode in FLOOR_MODES:
+        port = free_port()
+        proc = subprocess.Popen([args.floor_bin, str(port), args.data_root, mode],
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(args.pidfile, "a") as f:
+            f.write(f"{proc.pid}\n")
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            runs, cpu = [], []
+            for rep in range(args.reps):
+                path, size, digest = blobs[rep]
+                sync()
+                time.sleep(0.3)
+                cpu0, ccpu0 = proc_cpu_seconds(proc.pid), children_cpu()
+                hdrf = os.path.join(args.workdir, "floor.hdr")
+                r = run(["curl", "-sS", "-X", "PUT", "-T", path, "-H", "Expect:",
+                         "--max-time", str(HTTP_TIMEOUT), "-D", hdrf, "-o", "/dev/null",
+                         "-w", "%{http_code} %{time_total}", f"http://127.0.0.1:{port}/floor"])
+                parts = r.stdout.split()
+                if r.returncode != 0 or not parts or parts[0] != "201":
+                    raise BenchError(f"push floor ({mode}): curl rc {r.returncode}, "
+                                     f"{r.stdout} {r.stderr.strip()}")
+                hdr = open(hdrf, "rb").read().decode("latin-1").lower()
+                if "hash" in mode and f"x-body-digest: {digest}" not in hdr:
+                    raise BenchError(f"push floor ({mode}): the sink hashed something else")
+                runs.append(size / float(parts[1]) / MB)
+                # CPU-seconds per GiB of the sink and of curl for this push.
+                gib = size / (1 << 30)
+                cpu.append(((proc_cpu_seconds(proc.pid) - cpu0) / gib,
+                            (children_cpu() - ccpu0) / gib))
+            out[mode] = {"median": median(runs), "runs": runs,
+                         "sink_cpu_s_per_gib": median([c[0] for c in cpu]),
+                         "curl_cpu_s_per_gib": median([c[1] for c in cpu])}
+            log(f"push floor {mode}: {out[mode]}")
+        finally:
+            proc.kill()
+            proc.wait(10)
+    return out
+
+
 def push_mono_curl(srv, repo, blob):
     path, size, digest = blob
     cl = srv.client()
@@ -880,6 +937,7 @@ class Bench:
         chunk = a.chunk_mib * MIB
         self.results["storage"] = storage_ceiling(a, blobs[0])
         log(f"storage ceiling (write+fsync into {a.data_root}): {self.results['storage']}")
+        self.results["push_floor"] = push_floor(a, blobs)
 
         # Phase 1: monolithic pushes on fresh servers -> peak RSS (mono)
         pair = self.fresh_servers()
@@ -1027,6 +1085,19 @@ def report(res, args):
                  f"(reference for % = {fmt(sha)} MB/s)")
     lines.append(f"storage ceiling: write+fsync of the 1 GiB file into the data dir "
                  f"{fmt(res['storage']['write_fsync_mb_s'])} MB/s (Distribution fsyncs blobs on commit)")
+    fl = res.get("push_floor")
+    if fl:
+        parts = ", ".join(f"{m} {fmt(fl[m]['median'])}" for m in FLOOR_MODES if m in fl)
+        lines.append(f"push floor (curl -T into the push_floor example, a native sink doing only "
+                     f"receive / SHA-256 / write+fsync, MB/s): {parts}")
+        hw = fl.get("hash+write")
+        if hw:
+            need = hw["sink_cpu_s_per_gib"] + hw["curl_cpu_s_per_gib"]
+            bound = m["nproc"] * (1 << 30) / need / MB
+            lines.append(f"  hash+write costs {hw['sink_cpu_s_per_gib']:.2f} CPU-s/GiB in the sink + "
+                         f"{hw['curl_cpu_s_per_gib']:.2f} in curl: even with all {m['nproc']} cores "
+                         f"busy all the time, no verifying server pushes faster than "
+                         f"{fmt(bound)} MB/s here ({100 * bound / sha:.0f}% of SHA-256)")
     lines.append("")
 
     def med(side, key):
@@ -1062,10 +1133,20 @@ def report(res, args):
                      "ERROR" if pd is None else f"{pd:.0f}%", "", "≥70% SHA",
                      "ERROR" if pa is None else pf(pa >= 70)))
 
+    def floor_row(label, key):
+        hw = (res.get("push_floor") or {}).get("hash+write", {}).get("median")
+        if not hw:
+            return
+        a, d = med(A, key), med(D, key)
+        rows.append((label, "ERROR" if a is None else f"{100 * a / hw:.0f}%",
+                     "ERROR" if d is None else f"{100 * d / hw:.0f}%", "", "info", ""))
+
     row("Push 1 GiB monolithic, curl -T (MB/s)", "push_mono", target=push_target)
     sha_target_row("  ↳ as % of single-core SHA-256", "push_mono")
+    floor_row("  ↳ as % of the push floor (hash+write sink)", "push_mono")
     row("Push 1 GiB chunked 16 MiB PATCH (MB/s)", "push_chunked", target=push_target)
     sha_target_row("  ↳ as % of single-core SHA-256", "push_chunked")
+    floor_row("  ↳ as % of the push floor (hash+write sink)", "push_chunked")
     row("Pull 1 GiB, curl (MB/s)", "pull",
         target=lambda a, d, r: ("≥1.3× D", "ERROR" if r is None else pf(r >= 1.3)))
     row(f"Small blob push, {c['small_count']}× 1–4 KiB POST+PUT (blobs/s)", "small_push",
@@ -1140,6 +1221,8 @@ def main():
     p.add_argument("--data-root", default=None, help="where server data dirs go (default: workdir)")
     p.add_argument("--airlock-bin", default=os.environ.get("AIRLOCK_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "airlock")))
     p.add_argument("--distribution-bin", default=os.environ.get("DISTRIBUTION_BIN", "/usr/bin/docker-registry"))
+    p.add_argument("--floor-bin", default=os.environ.get("FLOOR_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "examples", "push_floor")),
+                   help="the push_floor example (cargo build --release -p airlock-storage --example push_floor)")
     p.add_argument("--standin", action="store_true",
                    help="run distribution in the Airlock column too (binary not built yet)")
     p.add_argument("--blob-mib", type=int, default=1024)

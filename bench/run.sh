@@ -36,6 +36,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >&2
 fi
 
+# ---- the push floor instrument (a native sink; see crates/storage/examples/push_floor.rs)
+export FLOOR_BIN=${FLOOR_BIN:-$REPO/target/release/examples/push_floor}
+if command -v cargo >/dev/null 2>&1; then
+  (cd "$REPO" && cargo build --release --locked -q -p airlock-storage --example push_floor) >&2 \
+    || echo "[run.sh] could not build the push_floor example; the floor is skipped" >&2
+fi
+
 # ---- scratch dir and cleanup
 TMP_PARENT=${BENCH_TMP:-/tmp}
 avail_gib=$(df -P -BG "$TMP_PARENT" | awk 'NR==2 {sub("G","",$4); print $4}')
