@@ -841,7 +841,9 @@ impl Directory {
         })
     }
 
+    /// A user's personal access tokens; `NotFound` for a user that does not exist.
     pub async fn pats(&self, user: &str) -> Result<Vec<PatRecord>> {
+        self.user(user).await?;
         Ok(self.store.pats(user).await?)
     }
 

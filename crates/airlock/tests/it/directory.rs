@@ -333,6 +333,9 @@ async fn two_factor_and_personal_access_tokens() {
     let s = TestServer::start().await;
     s.push_image("team/app", "v1", &[b"layer"]).await;
     let admin = ("admin", PASSWORD);
+    // Nobody's tokens are listed for a user that does not exist.
+    let (st, _) = api(&s, admin, Method::GET, "/users/nobody/pats", None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, _) = api(
         &s,
         admin,
