@@ -38,8 +38,11 @@ fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port.parse::<u16>().expect("a port")))?;
     for (seq, conn) in listener.incoming().enumerate() {
         let path = std::path::Path::new(dir).join(format!("floor-{}-{seq}", std::process::id()));
-        if let Err(e) = handle(conn?, &path, mode.contains("hash"), mode.contains("write")) {
-            eprintln!("push_floor: {e}");
+        match handle(conn?, &path, mode.contains("hash"), mode.contains("write")) {
+            // A readiness probe connects and closes without a request.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+            Err(e) => eprintln!("push_floor: {e}"),
+            Ok(()) => {}
         }
     }
     Ok(())
