@@ -491,57 +491,86 @@ def sha256_speed(args):
 FLOOR_MODES = ("receive", "hash", "write", "hash+write")
 
 
-def push_floor(args, blobs):
-    """`curl -T` each blob into the push_floor example (crates/storage/examples: a
-    native sink doing only the work every verifying registry must do — receive,
-    SHA-256 on one thread, write + fsync on another, into the data root) in each
-    mode: what any server can push on this machine, measured in the same run."""
-    if not (os.path.isfile(args.floor_bin) and os.access(args.floor_bin, os.X_OK)):
+class FloorSink:
+    """The push_floor example (crates/storage/examples: a native sink doing only the
+    work every verifying registry must do for a push — receive, SHA-256 on one
+    thread, write + fsync on another, into the data root) in one mode. It stands in
+    the push reps like a server (side "floor"), so each rep measures the servers and
+    the floor back to back under the same machine conditions."""
+
+    side = name = "floor"
+
+    def __init__(self, args, mode):
+        self.args, self.mode = args, mode
+        self.port = free_port()
+        self.proc = subprocess.Popen([args.floor_bin, str(self.port), args.data_root, mode],
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(args.pidfile, "a") as f:
+            f.write(f"{self.proc.pid}\n")
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError(f"push floor ({mode}) did not start")
+
+    def check_alive(self):
+        if self.proc.poll() is not None:
+            raise BenchError(f"push floor ({self.mode}) exited with {self.proc.returncode}")
+
+    def push(self, blob):
+        path, size, digest = blob
+        cpu0, ccpu0 = proc_cpu_seconds(self.proc.pid), children_cpu()
+        hdrf = os.path.join(self.args.workdir, "floor.hdr")
+        r = run(["curl", "-sS", "-X", "PUT", "-T", path, "-H", "Expect:",
+                 "--max-time", str(HTTP_TIMEOUT), "-D", hdrf, "-o", "/dev/null",
+                 "-w", "%{http_code} %{time_total}", f"http://127.0.0.1:{self.port}/floor"])
+        parts = r.stdout.split()
+        if r.returncode != 0 or not parts or parts[0] != "201":
+            raise BenchError(f"push floor ({self.mode}): curl rc {r.returncode}, "
+                             f"{r.stdout} {r.stderr.strip()}")
+        hdr = open(hdrf, "rb").read().decode("latin-1").lower()
+        if "hash" in self.mode and f"x-body-digest: {digest}" not in hdr:
+            raise BenchError(f"push floor ({self.mode}): the sink hashed something else")
+        dt = float(parts[1])
+        return {"mb_s": size / dt / MB, "seconds": dt,
+                "server_cpu_s": proc_cpu_seconds(self.proc.pid) - cpu0,
+                "client_cpu_s": children_cpu() - ccpu0}
+
+    def stop(self, keep_data=False):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def floor_available(args):
+    ok = os.path.isfile(args.floor_bin) and os.access(args.floor_bin, os.X_OK)
+    if not ok:
         log(f"push floor skipped: {args.floor_bin} not built")
-        return None
+    return ok
+
+
+def push_floor(args, blobs):
+    """`curl -T` each blob into the floor sink in each mode (what receiving, hashing
+    and writing each cost here), with CPU-seconds per GiB of sink and curl."""
     out = {}
     for mode in FLOOR_MODES:
-        port = free_port()
-        proc = subprocess.Popen([args.floor_bin, str(port), args.data_root, mode],
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        with open(args.pidfile, "a") as f:
-            f.write(f"{proc.pid}\n")
+        sink = FloorSink(args, mode)
         try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            runs, cpu = [], []
+            runs = []
             for rep in range(args.reps):
-                path, size, digest = blobs[rep]
                 sync()
                 time.sleep(0.3)
-                cpu0, ccpu0 = proc_cpu_seconds(proc.pid), children_cpu()
-                hdrf = os.path.join(args.workdir, "floor.hdr")
-                r = run(["curl", "-sS", "-X", "PUT", "-T", path, "-H", "Expect:",
-                         "--max-time", str(HTTP_TIMEOUT), "-D", hdrf, "-o", "/dev/null",
-                         "-w", "%{http_code} %{time_total}", f"http://127.0.0.1:{port}/floor"])
-                parts = r.stdout.split()
-                if r.returncode != 0 or not parts or parts[0] != "201":
-                    raise BenchError(f"push floor ({mode}): curl rc {r.returncode}, "
-                                     f"{r.stdout} {r.stderr.strip()}")
-                hdr = open(hdrf, "rb").read().decode("latin-1").lower()
-                if "hash" in mode and f"x-body-digest: {digest}" not in hdr:
-                    raise BenchError(f"push floor ({mode}): the sink hashed something else")
-                runs.append(size / float(parts[1]) / MB)
-                # CPU-seconds per GiB of the sink and of curl for this push.
-                gib = size / (1 << 30)
-                cpu.append(((proc_cpu_seconds(proc.pid) - cpu0) / gib,
-                            (children_cpu() - ccpu0) / gib))
-            out[mode] = {"median": median(runs), "runs": runs,
-                         "sink_cpu_s_per_gib": median([c[0] for c in cpu]),
-                         "curl_cpu_s_per_gib": median([c[1] for c in cpu])}
-            log(f"push floor {mode}: {out[mode]}")
+                runs.append(sink.push(blobs[rep]))
         finally:
-            proc.kill()
-            proc.wait(10)
+            sink.stop()
+        gib = blobs[0][1] / (1 << 30)
+        out[mode] = {"median": median([r["mb_s"] for r in runs]),
+                     "runs": [r["mb_s"] for r in runs],
+                     "sink_cpu_s_per_gib": median([r["server_cpu_s"] / gib for r in runs]),
+                     "curl_cpu_s_per_gib": median([r["client_cpu_s"] / gib for r in runs])}
+        log(f"push floor {mode}: {out[mode]}")
     return out
 
 
@@ -842,7 +871,7 @@ class Bench:
         self.args = args
         self.generation = 0
         self.servers = []
-        self.results = {"airlock": {}, "distribution": {}}
+        self.results = {"airlock": {}, "distribution": {}, "floor": {}}
         self.errors = []        # (measurement, side, message)
         self.notes = []
 
@@ -937,12 +966,19 @@ class Bench:
         chunk = a.chunk_mib * MIB
         self.results["storage"] = storage_ceiling(a, blobs[0])
         log(f"storage ceiling (write+fsync into {a.data_root}): {self.results['storage']}")
-        self.results["push_floor"] = push_floor(a, blobs)
+        floor = floor_available(a)
+        self.results["push_floor"] = push_floor(a, blobs) if floor else None
 
         # Phase 1: monolithic pushes on fresh servers -> peak RSS (mono)
         pair = self.fresh_servers()
-        self.reps("push_mono", pair,
-                  lambda s, rep: push_mono_curl(s, "bench/mono", blobs[rep]), "mb_s")
+        sink = FloorSink(a, "hash+write") if floor else None
+        try:
+            self.reps("push_mono", pair + ([sink] if sink else []),
+                      lambda s, rep: (s.push(blobs[rep]) if s is sink
+                                      else push_mono_curl(s, "bench/mono", blobs[rep])), "mb_s")
+        finally:
+            if sink:
+                sink.stop()
         self.reps("push_mono_python", pair,
                   lambda s, rep: push_mono_python(s, "bench/monopy", blobs[a.reps]), "mb_s", reps=1)
         for s in pair:
@@ -1134,7 +1170,10 @@ def report(res, args):
                      "ERROR" if pa is None else pf(pa >= 70)))
 
     def floor_row(label, key):
-        hw = (res.get("push_floor") or {}).get("hash+write", {}).get("median")
+        # The floor pushed in the same reps as the servers (paired), else the one
+        # measured up front.
+        hw = med(res.get("floor", {}), "push_mono") or \
+            (res.get("push_floor") or {}).get("hash+write", {}).get("median")
         if not hw:
             return
         a, d = med(A, key), med(D, key)
@@ -1175,8 +1214,9 @@ def report(res, args):
 
     # details
     lines.append("Details (all runs, MB/s or blobs/s; server/client CPU seconds per run):")
+    F = res.get("floor", {})
     for key in ("push_mono", "push_mono_python", "push_chunked", "pull", "small_push"):
-        for side, nm in ((A, aname), (D, "Distribution")):
+        for side, nm in ((A, aname), (D, "Distribution"), (F, "floor sink")):
             v = side.get(key)
             if not isinstance(v, dict):
                 continue
