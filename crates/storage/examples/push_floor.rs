@@ -114,7 +114,6 @@ fn handle(
     let digest = hasher.map(|h| h.join().expect("hasher thread"));
     if let Some(w) = writer {
         w.join().expect("writer thread")?.sync_all()?;
-        std::fs::remove_file(path)?;
     }
     let status = if got == length {
         "201 Created"
@@ -125,7 +124,13 @@ fn handle(
     write!(
         conn,
         "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\nX-Body-Digest: {digest}\r\n\r\n"
-    )
+    )?;
+    // Like a registry, keep the file until after answering (freeing 1 GiB of pages
+    // is not part of a push).
+    if writing {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
 }
 
 /// Reads the request head; returns the declared body length and the body bytes that
