@@ -278,9 +278,11 @@ class Client:
                            note or f"expected {expect}")
         return r, data
 
-    def send_file(self, method, path, f, length, headers, expect, note=""):
-        """Stream `length` bytes from file object f as the request body,
-        through a bounded buffer."""
+    def send_file(self, method, path, f, length, headers, expect, note="", zero_copy=False):
+        """Stream `length` bytes from file object f as the request body, through a
+        bounded buffer, or with zero_copy by sendfile(2) from the page cache (the
+        client then spends almost no CPU of its own, as a client on another
+        machine would not spend any of the server's)."""
         c = self.conn
         try:
             c.putrequest(method, path, skip_accept_encoding=True)
@@ -289,9 +291,14 @@ class Client:
                 c.putheader(k, v)
             c.putheader("Content-Length", str(length))
             c.endheaders()
-            buf = bytearray(min(SEND_BUF, max(length, 1)))
+            buf = bytearray(min(SEND_BUF, max(length, 1)) if not zero_copy else 0)
             mv = memoryview(buf)
             remaining = length
+            if zero_copy:
+                sent = c.sock.sendfile(f, offset=f.tell(), count=length)
+                if sent != length:
+                    raise BenchError(f"sendfile sent {sent} of {length} bytes")
+                remaining = 0
             while remaining:
                 n = f.readinto(mv[:min(len(buf), remaining)])
                 if not n:
@@ -384,6 +391,26 @@ def sync():
     os.sync()
 
 
+def touch_shm(args, mib):
+    """Write `mib` MiB into a tmpfs file and free it again; returns the seconds it took."""
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else args.workdir
+    path = os.path.join(shm, f"airlock-bench-warm-{os.getpid()}")
+    t = time.perf_counter()
+    try:
+        with open(path, "wb") as f:
+            z = bytes(8 * MIB)
+            for _ in range((mib + 7) // 8):
+                f.write(z)
+    except OSError as e:
+        log(f"memory warm-up stopped early: {e}")
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return time.perf_counter() - t
+
+
 def warm_memory(args):
     """Touch free RAM once so that first-touch cost of guest pages in a VM
     does not land on whichever server happens to run first."""
@@ -397,22 +424,19 @@ def warm_memory(args):
     gib = min(args.warm_gib, max(0, avail // (1 << 30) - 4))
     if gib <= 0:
         return
-    shm = "/dev/shm" if os.path.isdir("/dev/shm") else args.workdir
-    path = os.path.join(shm, f"airlock-bench-warm-{os.getpid()}")
-    t = time.perf_counter()
-    try:
-        with open(path, "wb") as f:
-            z = bytes(8 * MIB)
-            for _ in range(gib * 128):
-                f.write(z)
-    except OSError as e:
-        log(f"memory warm-up stopped early: {e}")
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-    log(f"warmed {gib} GiB of RAM in {time.perf_counter() - t:.1f}s")
+    log(f"warmed {gib} GiB of RAM in {touch_shm(args, gib * 1024):.1f}s")
+
+
+def warm_for_rep(args):
+    """Right before a timed 1 GiB push: touch and free a little more memory than the
+    push will take. A VM whose balloon device reports free pages to the host
+    (virtio-balloon free page reporting) hands freed memory back a few seconds after
+    it is freed, and the next write to such a page costs a host page fault — up to
+    ~3.5 CPU-s per GiB, more than the push itself. The allocator prefers the pages
+    freed just now, so every side of every rep writes into memory the guest still
+    holds, instead of whichever side comes after a pause paying for the host."""
+    if args.rep_warm:
+        touch_shm(args, args.blob_mib + args.blob_mib // 4)
 
 
 # ---------------------------------------------------------------- blob files
@@ -453,6 +477,7 @@ def storage_ceiling(args, blob):
     runs = []
     for _ in range(args.reps):
         sync()
+        warm_for_rep(args)
         t = time.perf_counter()
         with open(path, "rb") as f, open(dst, "wb") as g:
             buf = bytearray(4 * MIB)
@@ -538,6 +563,23 @@ class FloorSink:
                 "server_cpu_s": proc_cpu_seconds(self.proc.pid) - cpu0,
                 "client_cpu_s": children_cpu() - ccpu0}
 
+    def push_sendfile(self, blob):
+        """The same PUT from the sendfile client (Client.send_file zero_copy)."""
+        path, size, digest = blob
+        cl = Client(self)
+        cpu0, ucpu0 = proc_cpu_seconds(self.proc.pid), self_cpu()
+        t0 = time.perf_counter()
+        with open(path, "rb") as f:
+            r, _ = cl.send_file("PUT", "/floor", f, size, {}, (201,),
+                                f"push floor ({self.mode}), sendfile client", zero_copy=True)
+        dt = time.perf_counter() - t0
+        cl.close()
+        if "hash" in self.mode and r.getheader("X-Body-Digest") != digest:
+            raise BenchError(f"push floor ({self.mode}): the sink hashed something else")
+        return {"mb_s": size / dt / MB, "seconds": dt,
+                "server_cpu_s": proc_cpu_seconds(self.proc.pid) - cpu0,
+                "client_cpu_s": self_cpu() - ucpu0}
+
     def stop(self, keep_data=False):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -562,6 +604,7 @@ def push_floor(args, blobs):
             for rep in range(args.reps):
                 sync()
                 time.sleep(0.3)
+                warm_for_rep(args)
                 runs.append(sink.push(blobs[rep]))
         finally:
             sink.stop()
@@ -608,7 +651,7 @@ def push_mono_curl(srv, repo, blob):
             "client_cpu_s": ccpu1 - ccpu0}
 
 
-def push_mono_python(srv, repo, blob):
+def push_mono_python(srv, repo, blob, zero_copy=False):
     path, size, digest = blob
     cl = srv.client()
     cpu0, ucpu0 = srv.cpu(), self_cpu()
@@ -617,7 +660,8 @@ def push_mono_python(srv, repo, blob):
     with open(path, "rb") as f:
         cl.send_file("PUT", with_digest(up, digest), f, size,
                      {"Content-Type": "application/octet-stream"}, (201,),
-                     "monolithic 1 GiB PUT (python client)")
+                     "monolithic 1 GiB PUT (python client"
+                     + (", sendfile)" if zero_copy else ")"), zero_copy=zero_copy)
     t1 = time.perf_counter()
     cpu1, ucpu1 = srv.cpu(), self_cpu()
     cl.head_blob(repo, digest, size)
@@ -910,9 +954,10 @@ class Bench:
         self.errors.append({"measurement": what, "server": srv.name, "error": msg})
         log(f"ERROR in {what} on {srv.name}:\n  {msg}")
 
-    def reps(self, what, pair, fn, key, reps=None):
+    def reps(self, what, pair, fn, key, reps=None, warm=False):
         """Run fn(server, rep) `reps` times per server, alternating which
-        server goes first, sync'ing dirty pages before each run."""
+        server goes first, sync'ing dirty pages before each run (and with `warm`,
+        warming memory for it: warm_for_rep)."""
         reps = reps or self.args.reps
         runs = {s.side: [] for s in pair}
         failed = set()
@@ -925,6 +970,8 @@ class Bench:
                     continue      # too slow to repeat within the time budget
                 sync()
                 time.sleep(0.3)
+                if warm:
+                    warm_for_rep(self.args)
                 try:
                     s.check_alive()
                     r = fn(s, rep)
@@ -954,6 +1001,7 @@ class Bench:
             "blob_mib": a.blob_mib, "chunk_mib": a.chunk_mib, "reps": a.reps,
             "small_count": a.small_count, "wrk": f"-t{a.wrk_threads} -c{a.wrk_conns} -d{a.wrk_seconds}s",
             "data_root": a.data_root, "airlock_bin": a.airlock_bin, "standin": a.standin,
+            "rep_warm": a.rep_warm,
             "distribution_bin": a.distribution_bin,
             "distribution_version": run([a.distribution_bin, "--version"]).stdout.strip(),
         }
@@ -975,21 +1023,40 @@ class Bench:
         try:
             self.reps("push_mono", pair + ([sink] if sink else []),
                       lambda s, rep: (s.push(blobs[rep]) if s is sink
-                                      else push_mono_curl(s, "bench/mono", blobs[rep])), "mb_s")
+                                      else push_mono_curl(s, "bench/mono", blobs[rep])), "mb_s",
+                      warm=True)
         finally:
             if sink:
                 sink.stop()
         self.reps("push_mono_python", pair,
-                  lambda s, rep: push_mono_python(s, "bench/monopy", blobs[a.reps]), "mb_s", reps=1)
+                  lambda s, rep: push_mono_python(s, "bench/monopy", blobs[a.reps]), "mb_s", reps=1,
+                  warm=True)
         for s in pair:
             ok = s.alive() and self.results[s.side]["push_mono"]["runs"]
             self.results[s.side]["rss_hwm_mono_mib"] = s.hwm_mib() if ok else None
+
+        # Phase 1b: the same monolithic pushes from a client that sends by sendfile(2),
+        # on fresh servers, with the floor sink in every rep. curl spends about half a
+        # CPU-second per GiB reading and sending; on two cores that is taken from the
+        # server, while a client on another machine takes nothing from it.
+        pair = self.fresh_servers()
+        sink = FloorSink(a, "hash+write") if floor else None
+        try:
+            self.reps("push_mono_sendfile", pair + ([sink] if sink else []),
+                      lambda s, rep: (s.push_sendfile(blobs[rep]) if s is sink
+                                      else push_mono_python(s, "bench/monosf", blobs[rep],
+                                                            zero_copy=True)), "mb_s",
+                      warm=True)
+        finally:
+            if sink:
+                sink.stop()
 
         # Phase 2: chunked pushes on fresh servers -> peak RSS (chunked),
         # then pulls, small blobs and manifest GETs on the same servers.
         pair = self.fresh_servers()
         self.reps("push_chunked", pair,
-                  lambda s, rep: push_chunked(s, "bench/chunked", blobs[rep], chunk), "mb_s")
+                  lambda s, rep: push_chunked(s, "bench/chunked", blobs[rep], chunk), "mb_s",
+                  warm=True)
         for s in pair:
             ok = s.alive() and self.results[s.side]["push_chunked"]["runs"]
             self.results[s.side]["rss_hwm_chunked_mib"] = s.hwm_mib() if ok else None
@@ -1115,6 +1182,7 @@ def report(res, args):
                  + ("  (*STAND-IN: distribution runs in the Airlock column)" if args.standin else ""))
     lines.append(f"blob {c['blob_mib']} MiB, chunks {c['chunk_mib']} MiB, {c['reps']} reps (median), "
                  f"{c['small_count']} small blobs, wrk {c['wrk']}, data dir {c['data_root']}, "
+                 f"memory warmed before each push rep: {'yes' if c.get('rep_warm') else 'no'}, "
                  f"MB = 10^6 bytes")
     lines.append(f"single-core SHA-256: openssl {fmt(res['sha256']['openssl_mb_s'])} MB/s, "
                  f"python hashlib {fmt(res['sha256']['python_hashlib_mb_s'])} MB/s "
@@ -1134,6 +1202,15 @@ def report(res, args):
                          f"{hw['curl_cpu_s_per_gib']:.2f} in curl: even with all {m['nproc']} cores "
                          f"busy all the time, no verifying server pushes faster than "
                          f"{fmt(bound)} MB/s here ({100 * bound / sha:.0f}% of SHA-256)")
+    sf = res.get("floor", {}).get("push_mono_sendfile")
+    if isinstance(sf, dict) and sf.get("detail"):
+        gib = c["blob_mib"] / 1024
+        sink_cpu = median([d["server_cpu_s"] / gib for d in sf["detail"]])
+        cli_cpu = median([d["client_cpu_s"] / gib for d in sf["detail"]])
+        bound = m["nproc"] * (1 << 30) / (sink_cpu + cli_cpu) / MB
+        lines.append(f"  from the sendfile client (phase 1b): {sink_cpu:.2f} CPU-s/GiB in the sink + "
+                     f"{cli_cpu:.2f} in the client → at most {fmt(bound)} MB/s "
+                     f"({100 * bound / sha:.0f}% of SHA-256)")
     lines.append("")
 
     def med(side, key):
@@ -1169,10 +1246,10 @@ def report(res, args):
                      "ERROR" if pd is None else f"{pd:.0f}%", "", "≥70% SHA",
                      "ERROR" if pa is None else pf(pa >= 70)))
 
-    def floor_row(label, key):
-        # The floor pushed in the same reps as the servers (paired), else the one
-        # measured up front.
-        hw = med(res.get("floor", {}), "push_mono") or \
+    def floor_row(label, key, floor_key="push_mono"):
+        # The floor pushed in the same reps as the servers (paired, by the same
+        # client), else the one measured up front.
+        hw = med(res.get("floor", {}), floor_key) or \
             (res.get("push_floor") or {}).get("hash+write", {}).get("median")
         if not hw:
             return
@@ -1183,6 +1260,10 @@ def report(res, args):
     row("Push 1 GiB monolithic, curl -T (MB/s)", "push_mono", target=push_target)
     sha_target_row("  ↳ as % of single-core SHA-256", "push_mono")
     floor_row("  ↳ as % of the push floor (hash+write sink)", "push_mono")
+    row("Push 1 GiB monolithic, sendfile client (MB/s)", "push_mono_sendfile", target=push_target)
+    sha_target_row("  ↳ as % of single-core SHA-256", "push_mono_sendfile")
+    floor_row("  ↳ as % of the push floor (hash+write sink)", "push_mono_sendfile",
+              floor_key="push_mono_sendfile")
     row("Push 1 GiB chunked 16 MiB PATCH (MB/s)", "push_chunked", target=push_target)
     sha_target_row("  ↳ as % of single-core SHA-256", "push_chunked")
     floor_row("  ↳ as % of the push floor (hash+write sink)", "push_chunked")
@@ -1215,7 +1296,8 @@ def report(res, args):
     # details
     lines.append("Details (all runs, MB/s or blobs/s; server/client CPU seconds per run):")
     F = res.get("floor", {})
-    for key in ("push_mono", "push_mono_python", "push_chunked", "pull", "small_push"):
+    for key in ("push_mono", "push_mono_python", "push_mono_sendfile", "push_chunked", "pull",
+                "small_push"):
         for side, nm in ((A, aname), (D, "Distribution"), (F, "floor sink")):
             v = side.get(key)
             if not isinstance(v, dict):
@@ -1274,6 +1356,9 @@ def main():
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--warm-gib", type=int, default=int(os.environ.get("BENCH_WARM_GIB", "16")),
                    help="touch this much free RAM first (VM first-touch cost); 0 = off")
+    p.add_argument("--no-rep-warm", dest="rep_warm", action="store_false",
+                   help="do not touch and free memory right before each timed 1 GiB push "
+                        "(see warm_for_rep)")
     p.add_argument("--json", default=None, help="write results JSON here")
     p.add_argument("--report", default=None, help="also write the text report here")
     p.add_argument("--keep", action="store_true", help="keep server data dirs")

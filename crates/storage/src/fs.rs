@@ -10,9 +10,11 @@
 //! writing (`writev`, no copy) and one hashing. Memory is bounded by the channels,
 //! whatever the blob size. The running hash of each upload
 //! is kept in memory so a commit need not re-read the bytes; after a restart (or for a
-//! sha512 digest) the stored bytes are re-hashed instead.
+//! sha512 digest) the stored bytes are re-hashed instead. Downloads stream through
+//! `blob_reader`, which decides once per store where reads may run.
 
 use crate::blob::{BlobStore, ByteStream, CommitError, UploadId};
+use crate::blob_reader::{self, ReadMode};
 use airlock_oci::{Algorithm, Digest, Digester};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -28,10 +30,6 @@ const PIPELINE_DEPTH: usize = 4;
 const BATCH_BYTES: usize = 512 * 1024;
 /// ...or of this many frames, whichever comes first (well under `IOV_MAX`).
 const BATCH_FRAMES: usize = 64;
-/// Read size when serving blobs.
-const READ_CHUNK: usize = 1024 * 1024;
-/// Chunks read ahead of the client when serving a blob.
-const READ_AHEAD: usize = 4;
 
 /// Body frames handed to the writer and the hasher together, shared, never copied.
 type Batch = Arc<[Bytes]>;
@@ -44,6 +42,8 @@ struct UploadState {
 pub struct FsBlobStore {
     root: PathBuf,
     uploads: Mutex<HashMap<UploadId, Arc<tokio::sync::Mutex<UploadState>>>>,
+    /// Where reads of blob files run (decided once for the filesystem at open).
+    read_mode: ReadMode,
 }
 
 impl FsBlobStore {
@@ -53,9 +53,15 @@ impl FsBlobStore {
         for dir in ["blobs/sha256", "blobs/sha512", "uploads", "tmp"] {
             std::fs::create_dir_all(root.join(dir))?;
         }
+        let probe = root
+            .join("tmp")
+            .join(format!("read-probe-{}", uuid::Uuid::new_v4()));
+        let read_mode = ReadMode::detect(&std::fs::File::create(&probe)?);
+        std::fs::remove_file(&probe)?;
         Ok(FsBlobStore {
             root,
             uploads: Mutex::new(HashMap::new()),
+            read_mode,
         })
     }
 
@@ -429,20 +435,8 @@ impl BlobStore for FsBlobStore {
         len: u64,
     ) -> std::io::Result<Option<ByteStream>> {
         let path = self.blob_path(digest);
-        let Some(file) = blocking(move || {
-            let Some(mut file) = not_found_is_none(std::fs::File::open(path))? else {
-                return Ok(None);
-            };
-            if offset > 0 {
-                file.seek(SeekFrom::Start(offset))?;
-            }
-            Ok(Some(file))
-        })
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(read_stream(file, len)))
+        let file = blocking(move || not_found_is_none(std::fs::File::open(path))).await?;
+        Ok(file.map(|file| blob_reader::stream(file, offset, len, self.read_mode)))
     }
 
     async fn read_all(&self, digest: &Digest, max: u64) -> std::io::Result<Option<Bytes>> {
@@ -516,46 +510,6 @@ impl BlobStore for FsBlobStore {
         })
         .await
     }
-}
-
-/// Streams `len` bytes of `file` from a blocking thread that reads ahead in large
-/// chunks; the thread stops as soon as the receiver goes away.
-fn read_stream(mut file: std::fs::File, len: u64) -> ByteStream {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        let mut left = len;
-        while left > 0 {
-            let mut buf = vec![0u8; left.min(READ_CHUNK as u64) as usize];
-            let mut filled = 0;
-            while filled < buf.len() {
-                match file.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                }
-            }
-            if filled == 0 {
-                let _ = tx.blocking_send(Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "blob file shorter than expected",
-                )));
-                return;
-            }
-            buf.truncate(filled);
-            left -= filled as u64;
-            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                return;
-            }
-        }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-    .boxed()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod access;
 pub mod advisories;
 pub mod audit;
 pub mod blob;
+mod blob_reader;
 pub mod directory;
 pub mod fs;
 pub mod meta;
