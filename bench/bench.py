@@ -1187,7 +1187,7 @@ def report(res, args):
     lines.append(f"single-core SHA-256: openssl {fmt(res['sha256']['openssl_mb_s'])} MB/s, "
                  f"python hashlib {fmt(res['sha256']['python_hashlib_mb_s'])} MB/s "
                  f"(reference for % = {fmt(sha)} MB/s)")
-    lines.append(f"storage ceiling: write+fsync of the 1 GiB file into the data dir "
+    lines.append(f"storage ceiling: write+fsync of the {c['blob_mib']} MiB file into the data dir "
                  f"{fmt(res['storage']['write_fsync_mb_s'])} MB/s (Distribution fsyncs blobs on commit)")
     fl = res.get("push_floor")
     if fl:
@@ -1257,23 +1257,24 @@ def report(res, args):
         rows.append((label, "ERROR" if a is None else f"{100 * a / hw:.0f}%",
                      "ERROR" if d is None else f"{100 * d / hw:.0f}%", "", "info", ""))
 
-    row("Push 1 GiB monolithic, curl -T (MB/s)", "push_mono", target=push_target)
+    size = f"{c['blob_mib'] // 1024} GiB" if c["blob_mib"] % 1024 == 0 else f"{c['blob_mib']} MiB"
+    row(f"Push {size} monolithic, curl -T (MB/s)", "push_mono", target=push_target)
     sha_target_row("  ↳ as % of single-core SHA-256", "push_mono")
     floor_row("  ↳ as % of the push floor (hash+write sink)", "push_mono")
-    row("Push 1 GiB monolithic, sendfile client (MB/s)", "push_mono_sendfile", target=push_target)
+    row(f"Push {size} monolithic, sendfile client (MB/s)", "push_mono_sendfile", target=push_target)
     sha_target_row("  ↳ as % of single-core SHA-256", "push_mono_sendfile")
     floor_row("  ↳ as % of the push floor (hash+write sink)", "push_mono_sendfile",
               floor_key="push_mono_sendfile")
-    row("Push 1 GiB chunked 16 MiB PATCH (MB/s)", "push_chunked", target=push_target)
+    row(f"Push {size} chunked {c['chunk_mib']} MiB PATCH (MB/s)", "push_chunked", target=push_target)
     sha_target_row("  ↳ as % of single-core SHA-256", "push_chunked")
     floor_row("  ↳ as % of the push floor (hash+write sink)", "push_chunked")
-    row("Pull 1 GiB, curl (MB/s)", "pull",
+    row(f"Pull {size}, curl (MB/s)", "pull",
         target=lambda a, d, r: ("≥1.3× D", "ERROR" if r is None else pf(r >= 1.3)))
     row(f"Small blob push, {c['small_count']}× 1–4 KiB POST+PUT (blobs/s)", "small_push",
         target=lambda a, d, r: ("info", ""))
     row(f"Manifest GET, {c['wrk']} (req/s)", "manifest_get",
         target=lambda a, d, r: ("≥2× D", "ERROR" if r is None else pf(r >= 2)))
-    row("Peak RSS (VmHWM) pushing 1 GiB (MiB)", "rss_hwm_push_mib",
+    row(f"Peak RSS (VmHWM) pushing {size} (MiB)", "rss_hwm_push_mib",
         target=lambda a, d, r: ("A < 64 MiB", "ERROR" if a is None else pf(a < 64)))
 
     tok = A.get("token")
