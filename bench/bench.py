@@ -291,14 +291,13 @@ class Client:
                 c.putheader(k, v)
             c.putheader("Content-Length", str(length))
             c.endheaders()
-            buf = bytearray(min(SEND_BUF, max(length, 1)) if not zero_copy else 0)
-            mv = memoryview(buf)
-            remaining = length
             if zero_copy:
                 sent = c.sock.sendfile(f, offset=f.tell(), count=length)
                 if sent != length:
                     raise BenchError(f"sendfile sent {sent} of {length} bytes")
-                remaining = 0
+            buf = bytearray(min(SEND_BUF, max(length, 1)))
+            mv = memoryview(buf)
+            remaining = 0 if zero_copy else length
             while remaining:
                 n = f.readinto(mv[:min(len(buf), remaining)])
                 if not n:
@@ -993,6 +992,18 @@ class Bench:
             }
         return runs
 
+    def reps_with_floor(self, what, pair, floor, push, push_floor_sink):
+        """Monolithic push reps (memory warmed before each) with the hash+write floor
+        sink, when built, taking its turn beside the servers."""
+        sink = FloorSink(self.args, "hash+write") if floor else None
+        try:
+            self.reps(what, pair + ([sink] if sink else []),
+                      lambda s, rep: push_floor_sink(s, rep) if s is sink else push(s, rep),
+                      "mb_s", warm=True)
+        finally:
+            if sink:
+                sink.stop()
+
     def run(self):
         a = self.args
         t_start = time.perf_counter()
@@ -1019,15 +1030,9 @@ class Bench:
 
         # Phase 1: monolithic pushes on fresh servers -> peak RSS (mono)
         pair = self.fresh_servers()
-        sink = FloorSink(a, "hash+write") if floor else None
-        try:
-            self.reps("push_mono", pair + ([sink] if sink else []),
-                      lambda s, rep: (s.push(blobs[rep]) if s is sink
-                                      else push_mono_curl(s, "bench/mono", blobs[rep])), "mb_s",
-                      warm=True)
-        finally:
-            if sink:
-                sink.stop()
+        self.reps_with_floor("push_mono", pair, floor,
+                             lambda s, rep: push_mono_curl(s, "bench/mono", blobs[rep]),
+                             lambda sink, rep: sink.push(blobs[rep]))
         self.reps("push_mono_python", pair,
                   lambda s, rep: push_mono_python(s, "bench/monopy", blobs[a.reps]), "mb_s", reps=1,
                   warm=True)
@@ -1040,16 +1045,10 @@ class Bench:
         # CPU-second per GiB reading and sending; on two cores that is taken from the
         # server, while a client on another machine takes nothing from it.
         pair = self.fresh_servers()
-        sink = FloorSink(a, "hash+write") if floor else None
-        try:
-            self.reps("push_mono_sendfile", pair + ([sink] if sink else []),
-                      lambda s, rep: (s.push_sendfile(blobs[rep]) if s is sink
-                                      else push_mono_python(s, "bench/monosf", blobs[rep],
-                                                            zero_copy=True)), "mb_s",
-                      warm=True)
-        finally:
-            if sink:
-                sink.stop()
+        self.reps_with_floor("push_mono_sendfile", pair, floor,
+                             lambda s, rep: push_mono_python(s, "bench/monosf", blobs[rep],
+                                                             zero_copy=True),
+                             lambda sink, rep: sink.push_sendfile(blobs[rep]))
 
         # Phase 2: chunked pushes on fresh servers -> peak RSS (chunked),
         # then pulls, small blobs and manifest GETs on the same servers.
@@ -1168,6 +1167,11 @@ def fmt(v, nd=1):
     return f"{v:.{nd}f}"
 
 
+def cpu_bound(nproc, cpu_s_per_gib):
+    """MB/s at which pushes costing this many CPU-seconds per GiB keep `nproc` cores busy."""
+    return nproc * (1 << 30) / cpu_s_per_gib / MB
+
+
 def report(res, args):
     A, D = res["airlock"], res["distribution"]
     sha = res["sha256"]["reference_mb_s"]
@@ -1196,8 +1200,7 @@ def report(res, args):
                      f"receive / SHA-256 / write+fsync, MB/s): {parts}")
         hw = fl.get("hash+write")
         if hw:
-            need = hw["sink_cpu_s_per_gib"] + hw["curl_cpu_s_per_gib"]
-            bound = m["nproc"] * (1 << 30) / need / MB
+            bound = cpu_bound(m["nproc"], hw["sink_cpu_s_per_gib"] + hw["curl_cpu_s_per_gib"])
             lines.append(f"  hash+write costs {hw['sink_cpu_s_per_gib']:.2f} CPU-s/GiB in the sink + "
                          f"{hw['curl_cpu_s_per_gib']:.2f} in curl: even with all {m['nproc']} cores "
                          f"busy all the time, no verifying server pushes faster than "
@@ -1207,7 +1210,7 @@ def report(res, args):
         gib = c["blob_mib"] / 1024
         sink_cpu = median([d["server_cpu_s"] / gib for d in sf["detail"]])
         cli_cpu = median([d["client_cpu_s"] / gib for d in sf["detail"]])
-        bound = m["nproc"] * (1 << 30) / (sink_cpu + cli_cpu) / MB
+        bound = cpu_bound(m["nproc"], sink_cpu + cli_cpu)
         lines.append(f"  from the sendfile client (phase 1b): {sink_cpu:.2f} CPU-s/GiB in the sink + "
                      f"{cli_cpu:.2f} in the client → at most {fmt(bound)} MB/s "
                      f"({100 * bound / sha:.0f}% of SHA-256)")

@@ -18,7 +18,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 /// Largest read, and so the largest body frame, when serving blobs.
-pub(crate) const READ_CHUNK: usize = 1024 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 /// Chunks a read-ahead thread may hold ahead of the client.
 const READ_AHEAD: usize = 4;
 
@@ -61,14 +61,13 @@ pub(crate) fn stream(file: File, offset: u64, len: u64, mode: ReadMode) -> ByteS
         file: Arc::new(file),
         offset,
         left: len,
-        mode,
     };
-    futures_util::stream::unfold(state, |mut st| async move {
+    futures_util::stream::unfold(state, move |mut st| async move {
         if st.left == 0 {
             return None;
         }
         let want = st.left.min(READ_CHUNK as u64) as usize;
-        let read = match st.mode {
+        let read = match mode {
             ReadMode::Inline => pread(&st.file, st.offset, want, 0),
             _ => match pread(&st.file, st.offset, want, libc::RWF_NOWAIT) {
                 Err(e) if would_block(&e) || unsupported(&e) => {
@@ -86,11 +85,11 @@ pub(crate) fn stream(file: File, offset: u64, len: u64, mode: ReadMode) -> ByteS
     .boxed()
 }
 
+/// Where a download stands: the next offset and the bytes still to send.
 struct Reading {
     file: Arc<File>,
     offset: u64,
     left: u64,
-    mode: ReadMode,
 }
 
 impl Reading {
@@ -122,7 +121,6 @@ fn read_ahead(file: File, offset: u64, len: u64) -> ByteStream {
             file: Arc::new(file),
             offset,
             left: len,
-            mode: ReadMode::ReadAhead,
         };
         while st.left > 0 {
             let want = st.left.min(READ_CHUNK as u64) as usize;
