@@ -389,25 +389,42 @@ fn rust_audit(elf: &object::File<'_>) -> Option<Vec<AuditedCrate>> {
     )
 }
 
-/// The standard library version as the Go vulnerability database writes it:
-/// `go1.21.3` is `1.21.3`; development toolchains have none.
-fn stdlib_version(go_version: &str) -> Option<&str> {
+/// The standard library version as the Go vulnerability database writes it, as
+/// semver: `go1.21.3` is `1.21.3`, `go1.20` is `1.20.0`, and the pre-release
+/// toolchains `go1.26rc2` and `go1.21beta1` are `1.26.0-rc.2` and `1.21.0-beta.1`
+/// (the database's SEMVER ranges would order the raw `1.26rc2` before every
+/// release). Development toolchains have none.
+fn stdlib_version(go_version: &str) -> Option<String> {
     let token = go_version.split_whitespace().next()?;
     let v = token.strip_prefix("go")?;
     // `1.21`, `1.21.3`, `1.21rc2`, `1.21beta1`; a vendor build's `1.22-20231128-RC02`
     // is no release the database knows.
-    let numbers = v.trim_end_matches(|c: char| c.is_ascii_digit());
-    let numbers = numbers
-        .strip_suffix("rc")
-        .or_else(|| numbers.strip_suffix("beta"))
-        .filter(|_| numbers.len() < v.len())
-        .unwrap_or(v);
+    let digits = v.len() - v.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (numbers, pre) = match ["rc", "beta"].iter().find_map(|kind| {
+        let head = &v[..v.len() - digits];
+        let numbers = head.strip_suffix(kind)?;
+        (digits > 0).then(|| (numbers, Some((*kind, &v[v.len() - digits..]))))
+    }) {
+        Some(split) => split,
+        None => (v, None),
+    };
     let parts: Vec<&str> = numbers.split('.').collect();
     let release = (2..=3).contains(&parts.len())
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()));
-    release.then_some(v)
+    if !release {
+        return None;
+    }
+    let core = if parts.len() == 2 {
+        format!("{numbers}.0")
+    } else {
+        numbers.to_owned()
+    };
+    Some(match pre {
+        Some((kind, n)) => format!("{core}-{kind}.{n}"),
+        None => core,
+    })
 }
 
 /// The packages of a Go binary's build info: the Go standard library (`stdlib`), the
@@ -427,7 +444,7 @@ pub fn go_packages(info: &GoBuildInfo, layer: &str, path: &str) -> Vec<Package> 
         }
     };
     let mut out: Vec<Package> = stdlib_version(&info.go_version)
-        .map(|v| package("stdlib", v))
+        .map(|v| package("stdlib", &v))
         .into_iter()
         .collect();
     out.extend(
@@ -700,10 +717,9 @@ build\t-compiler=gc\n";
             &framed_modinfo("path\ta/b\nmod\ta/b\tv1.2.3\th1:x=\n=>\tc/d\tv1.2.4\t\n"),
         );
         assert_eq!(info.main, Some(module("c/d", "v1.2.4")));
-        assert_eq!(stdlib_version(&info.go_version), Some("1.22.1"));
+        assert_eq!(stdlib_version(&info.go_version).as_deref(), Some("1.22.1"));
         assert_eq!(stdlib_version("devel go1.23-abcdef"), None);
-        assert_eq!(stdlib_version("go1.21rc2"), Some("1.21rc2"));
-        assert_eq!(stdlib_version("go1.21"), Some("1.21"));
+        assert_eq!(stdlib_version("go1.21").as_deref(), Some("1.21.0"));
         assert_eq!(
             stdlib_version("go1.22-20231128-RC02 cl/586117301 X:boringcrypto"),
             None

@@ -981,3 +981,68 @@ fn oversized_binaries_are_streamed_and_archive_bombs_skipped() {
         ]
     );
 }
+
+/// Regression: a Go binary built with a release-candidate or beta toolchain
+/// (`go1.26rc2` in its build info) got no standard-library findings, because the Go
+/// vulnerability database's SEMVER ranges were compared against the raw `1.26rc2`.
+#[test]
+fn go_prerelease_toolchains_get_stdlib_findings() {
+    // The stdlib range of GO-2026-4337 as the Go vulnerability database publishes it.
+    let record = serde_json::json!({
+        "id": "GO-2026-4337",
+        "modified": "2026-02-05T00:00:00Z",
+        "summary": "stdlib test advisory with a pre-release range",
+        "affected": [{
+            "package": {"ecosystem": "Go", "name": "stdlib"},
+            "ranges": [{"type": "SEMVER", "events": [
+                {"introduced": "0"}, {"fixed": "1.24.13"},
+                {"introduced": "1.25.0-0"}, {"fixed": "1.25.7"},
+                {"introduced": "1.26.0-rc.1"}, {"fixed": "1.26.0-rc.3"},
+            ]}],
+        }],
+        "database_specific": {"severity": "HIGH"},
+    });
+    let index = AdvisoryIndex::from_records([record.to_string()]);
+    let layer = tar_with_links(
+        &[
+            ("usr/bin/rc2", 0o755, &go_binary("go1.26rc2", &[])),
+            ("usr/bin/rc3", 0o755, &go_binary("go1.26rc3", &[])),
+            ("usr/bin/beta", 0o755, &go_binary("go1.21beta1", &[])),
+            ("usr/bin/release", 0o755, &go_binary("go1.26", &[])),
+        ],
+        &[],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let m = image(dir, &[(GZ, gzip(&layer))]);
+    write_index(dir, vec![m]);
+    let images = image::open(
+        &Target::parse(&format!("oci:{}", dir.display())).unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let report = Report::new(&images[0].fs, &index);
+    let versions: BTreeSet<(String, String)> = report
+        .packages
+        .iter()
+        .map(|p| (p.path.clone(), p.version.clone()))
+        .collect();
+    let want: BTreeSet<(String, String)> = [
+        ("usr/bin/rc2", "1.26.0-rc.2"),
+        ("usr/bin/rc3", "1.26.0-rc.3"),
+        ("usr/bin/beta", "1.21.0-beta.1"),
+        ("usr/bin/release", "1.26.0"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(versions, want);
+    let affected: BTreeSet<&str> = report
+        .findings
+        .iter()
+        .map(|f| f.installed_version.as_str())
+        .collect();
+    // rc2 is inside the rc range, beta1 below 1.24.13; rc3 and 1.26.0 are fixed.
+    assert_eq!(affected, BTreeSet::from(["1.26.0-rc.2", "1.21.0-beta.1"]));
+    assert!(report.findings.iter().all(|f| f.id == "GO-2026-4337"));
+}
