@@ -172,7 +172,9 @@ case "$TARGET" in
       finish
     fi
     mkdir -p "$WORK/airlock-data"
-    AIRLOCK_ADMIN_PASSWORD="$PW" "$BIN" serve --listen "$REG" --data-dir "$WORK/airlock-data" \
+    # SBOM referrers are opt-in per repository pattern: only e2e/optin gets them.
+    printf 'sbom_referrers = ["e2e/optin"]\n' >"$WORK/airlock.toml"
+    AIRLOCK_ADMIN_PASSWORD="$PW" "$BIN" serve --config "$WORK/airlock.toml" --listen "$REG" --data-dir "$WORK/airlock-data" \
       >"$LOGS/registry.log" 2>&1 &
     REG_PID=$!
     ;;
@@ -506,7 +508,7 @@ if tool_ok python:oras; then
   R="$WORK/ref"
   code="$(http "$R" "${CREDS[@]}" "$URL/v2/e2e/app/referrers/$SUBJ")"
   ctype="$(hdr "$R.h" Content-Type)"
-  if [[ "$code" == 200 ]] && msg="$(python3 - "$R" "$SIG" "$SBOM" <<'EOF'
+  if [[ "$code" == 200 ]] && msg="$(python3 - "$R" "$SIG" "$SBOM" "$TARGET" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
 errs = []
@@ -524,6 +526,8 @@ for d, at in want.items():
 if sys.argv[3] in by and (by[sys.argv[3]].get("annotations") or {}).get("org.airlock.e2e.kind") != "sbom":
     errs.append(f"sbom annotations not carried over: {by[sys.argv[3]].get('annotations')}")
 if len(by) != 2: errs.append(f"{len(by)} referrers listed, want 2")
+if j["manifests"] and any(ours(m) for m in j["manifests"]) and sys.argv[4] == "airlock":
+    errs.append("registry-generated SBOMs listed in a repository that did not opt in")
 print("; ".join(errs)); sys.exit(1 if errs else 0)
 EOF
 )"; then
@@ -777,13 +781,28 @@ if [[ "$TARGET" == airlock ]] && tool_ok skopeo; then
      && grep -q " added" "$LOGS/vulndb-pull.log"; then
     pass vulndb-snapshot-artifact
   else fail vulndb-snapshot-artifact "$(tailf "$LOGS/vulndb-push.log" 3) $(tailf "$LOGS/oras-osv.err" 3) $(ls -R "$WORK/oras-osv" 2>&1 | head -5) $(tailf "$LOGS/vulndb-pull.log" 3)"; fi
-  # the scan attached CycloneDX and SPDX SBOMs as referrers; skopeo reads one back
-  code="$(http "$WORK/referrers" "${CREDS[@]}" "$URL/v2/e2e/app/referrers/${EXP_V1:-none}?artifactType=application/vnd.cyclonedx%2Bjson")"
-  sbom="$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["manifests"]; print(m[0]["digest"] if len(m)==1 and m[0]["artifactType"]=="application/vnd.cyclonedx+json" else "")' "$WORK/referrers" 2>/dev/null || true)"
+  # SBOMs of every scanned image from the scan API, without touching the repository
+  code="$(http "$WORK/sbom-cdx" "${CREDS[@]}" "$URL/api/v1/scans/sbom?repository=e2e/app&digest=${EXP_V1:-none}&format=cyclonedx")"
+  code2="$(http "$WORK/sbom-spdx" "${CREDS[@]}" "$URL/api/v1/scans/sbom?repository=e2e/app&digest=${EXP_V1:-none}&format=spdx")"
+  if [[ "$code" == 200 && "$code2" == 200 ]] \
+     && python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); s=json.load(open(sys.argv[2])); assert c["bomFormat"] == "CycloneDX" and isinstance(c["components"], list) and c["metadata"]["component"]["name"] == sys.argv[3] and s["spdxVersion"] == "SPDX-2.3" and s["packages"], (c.keys(), s.keys())' "$WORK/sbom-cdx" "$WORK/sbom-spdx" "e2e/app@${EXP_V1:-none}" 2>"$LOGS/sbom-api.err"; then
+    pass scan-sbom-api
+  else fail scan-sbom-api "HTTP $code/$code2: $(head -c 200 "$WORK/sbom-cdx") $(tailf "$LOGS/sbom-api.err" 2)"; fi
+  # a repository that opted in (the configuration's sbom_referrers) gets CycloneDX and
+  # SPDX SBOMs as referrers; skopeo reads one back
+  sbom=""
+  if run skopeo-copy-optin "${SKO[@]}" copy --preserve-digests "${SRC[@]}" "${DST[@]}" "docker://$REG/e2e/app:v1" "docker://$REG/e2e/optin:v1"; then
+    for _ in $(seq 50); do
+      code="$(http "$WORK/referrers" "${CREDS[@]}" "$URL/v2/e2e/optin/referrers/${EXP_V1:-none}?artifactType=application/vnd.cyclonedx%2Bjson")"
+      sbom="$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["manifests"]; print(m[0]["digest"] if len(m)==1 and m[0]["artifactType"]=="application/vnd.cyclonedx+json" else "")' "$WORK/referrers" 2>/dev/null || true)"
+      [[ -n "$sbom" ]] && break
+      sleep 0.2
+    done
+  fi
   if [[ "$code" == 200 && -n "$sbom" ]] \
-     && run scan-sbom-inspect "${SKO[@]}" inspect --raw --tls-verify=false --creds "$USER_NAME:$PW" "docker://$REG/e2e/app@$sbom" \
+     && run scan-sbom-inspect "${SKO[@]}" inspect --raw --tls-verify=false --creds "$USER_NAME:$PW" "docker://$REG/e2e/optin@$sbom" \
      && grep -q "${EXP_V1:-none}" "$LOGS/scan-sbom-inspect.log"; then pass scan-sbom-referrer
-  else fail scan-sbom-referrer "HTTP $code: $(head -c 300 "$WORK/referrers") $(tailf "$LOGS/scan-sbom-inspect.log" 3)"; fi
+  else fail scan-sbom-referrer "HTTP $code: $(head -c 300 "$WORK/referrers") $(tailf "$LOGS/skopeo-copy-optin.log" 2) $(tailf "$LOGS/scan-sbom-inspect.log" 3)"; fi
   # a root image fails the misconfiguration gate, and says why
   if "$BIN" scan "oci:$OCI:v1" --vulndb "$VDB" --fail-on-misconfig high >"$WORK/scan-misconfig.txt" 2>&1; then
     fail scan-fail-on-misconfig "exit 0 for an image that runs as root: $(tail -c 300 "$WORK/scan-misconfig.txt")"
@@ -817,6 +836,15 @@ if [[ -z "$REG_PID" ]]; then
   [[ "$code" == 200 ]] && pass registry-alive-at-end || fail registry-alive-at-end "GET /v2/ -> HTTP $code"
 elif kill -0 "$REG_PID" 2>/dev/null; then pass registry-alive-at-end
 else fail registry-alive-at-end "registry process exited: $(tailf "$LOGS/registry.log" 8)"; fi
+# the server's log, written to a file: no terminal colour codes, and one access-log
+# line per request (method, path, status, identity, request id; no credentials)
+if [[ "$TARGET" == airlock ]]; then
+  if ! grep -q $'\x1b\[' "$LOGS/registry.log" \
+     && grep -qE 'airlock::access: request method=(GET|HEAD) path=/v2/e2e/app/manifests/[^ ]+ status=200 .*identity=[^ -][^ ]* request_id=[0-9a-f-]+' "$LOGS/registry.log" \
+     && ! grep -q "$PW" "$LOGS/registry.log"; then
+    pass server-log-plain-with-access-lines
+  else fail server-log-plain-with-access-lines "$(grep -c $'\x1b\[' "$LOGS/registry.log") lines with escape codes; access lines: $(grep -c 'airlock::access' "$LOGS/registry.log"); $(grep 'airlock::access' "$LOGS/registry.log" | head -n 2)"; fi
+fi
 if ((FAILN > 0)); then
   if [[ -s "$LOGS/registry.log" ]]; then echo "---- registry log tail:"; tail -n 15 "$LOGS/registry.log" | cut -c1-400 || true; fi
 fi

@@ -215,6 +215,38 @@ pub enum NetworkCommand {
     Reset,
 }
 
+#[derive(Subcommand)]
+pub enum SbomCommand {
+    /// Print the SBOM of a scanned image (generated from its stored inventory).
+    Get {
+        /// The image: REPOSITORY@DIGEST.
+        image: String,
+        /// cyclonedx or spdx.
+        #[arg(long, default_value = "cyclonedx")]
+        format: String,
+        /// One platform of a multi-platform index (os/arch[/variant]).
+        #[arg(long)]
+        platform: Option<String>,
+    },
+    /// Which repositories get the SBOMs of their scanned images pushed as OCI
+    /// referrers (none unless configured or set here).
+    Referrers {
+        #[command(subcommand)]
+        command: SbomReferrersCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SbomReferrersCommand {
+    /// The patterns in force and where they come from.
+    Show,
+    /// Replace the patterns (stored; they override the configuration's until reset).
+    /// No patterns: attach SBOMs nowhere.
+    Set { patterns: Vec<String> },
+    /// Forget stored patterns: the configuration's apply again.
+    Reset,
+}
+
 fn session_path() -> anyhow::Result<PathBuf> {
     if let Ok(p) = std::env::var("AIRLOCK_SESSION_FILE") {
         return Ok(PathBuf::from(p));
@@ -808,6 +840,70 @@ pub async fn network(conn: Connection, cmd: NetworkCommand) -> anyhow::Result<()
             c.call(Method::DELETE, "/network", None).await?;
             println!("network rules reset to the configuration's");
         }
+    }
+    Ok(())
+}
+
+pub async fn sbom(conn: Connection, cmd: SbomCommand) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let c = Client::new(&conn);
+    match cmd {
+        SbomCommand::Get {
+            image,
+            format,
+            platform,
+        } => {
+            let Some((repository, digest)) = image.split_once('@') else {
+                bail!("give the image as REPOSITORY@DIGEST (for example team/app@sha256:…)");
+            };
+            let mut query = vec![
+                ("repository", repository),
+                ("digest", digest),
+                ("format", format.as_str()),
+            ];
+            if let Some(p) = platform.as_deref() {
+                query.push(("platform", p));
+            }
+            let encoded: Vec<String> = query
+                .iter()
+                .map(|(k, v)| {
+                    let v = percent_encoding::utf8_percent_encode(
+                        v,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    );
+                    format!("{k}={v}")
+                })
+                .collect();
+            let v = c
+                .call(
+                    Method::GET,
+                    &format!("/scans/sbom?{}", encoded.join("&")),
+                    None,
+                )
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        SbomCommand::Referrers { command } => match command {
+            SbomReferrersCommand::Show => {
+                let v = c.call(Method::GET, "/scans/sbom-referrers", None).await?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            SbomReferrersCommand::Set { patterns } => {
+                let v = c
+                    .call(
+                        Method::PUT,
+                        "/scans/sbom-referrers",
+                        Some(json!({ "patterns": patterns })),
+                    )
+                    .await?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            SbomReferrersCommand::Reset => {
+                c.call(Method::DELETE, "/scans/sbom-referrers", None)
+                    .await?;
+                println!("SBOM referrer patterns reset to the configuration's");
+            }
+        },
     }
     Ok(())
 }

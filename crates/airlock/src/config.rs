@@ -20,6 +20,7 @@ const ENV_KEYS: &[&str] = &[
     "gc_interval_secs",
     "gc_grace_secs",
     "log",
+    "log_format",
     "require_2fa_for_privileged",
     "scan_workers",
 ];
@@ -44,12 +45,21 @@ pub struct Config {
     pub gc_grace_secs: i64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
+    /// `text` (coloured only on a terminal) or `json` (one object per line).
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// Images scanned at once after a push (0 switches scan-on-push off).
     pub scan_workers: usize,
     /// Users holding admin, owner or signer rights must enrol a second factor before
     /// they can do anything else.
     #[serde(default)]
     pub require_2fa_for_privileged: bool,
+    /// Repository patterns (`team/app`, `team/*`, `team/**`, `**`) whose scanned
+    /// images get their CycloneDX and SPDX SBOMs pushed into the repository as OCI
+    /// referrers. Empty by default: SBOMs are then only served by the scan API.
+    /// The admin API can replace the list at run time.
+    #[serde(default)]
+    pub sbom_referrers: Vec<String>,
     /// Registry firewall: `[network]` with `default_action`, `allow`, `deny`,
     /// `trusted_proxies` (CIDR lists).
     #[serde(default)]
@@ -70,11 +80,22 @@ impl Default for Config {
             gc_interval_secs: 0,
             gc_grace_secs: 3600,
             log: "info".into(),
+            log_format: LogFormat::Text,
             require_2fa_for_privileged: false,
             scan_workers: 1,
+            sbom_referrers: Vec::new(),
             network: Default::default(),
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Values given on the command line; only those present override.
@@ -114,7 +135,17 @@ impl Config {
                 "invalid configuration: tls_client_ca needs tls_cert and tls_key (HTTPS)"
             );
         }
+        config.sbom_referrer_patterns()?;
         Ok(config)
+    }
+
+    /// `sbom_referrers`, parsed.
+    pub fn sbom_referrer_patterns(&self) -> anyhow::Result<Vec<airlock_access::RepoPattern>> {
+        self.sbom_referrers
+            .iter()
+            .map(|p| airlock_access::RepoPattern::parse(p))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: sbom_referrers: {e}"))
     }
 
     pub fn limits(&self) -> airlock_registry::Limits {

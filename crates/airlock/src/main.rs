@@ -147,6 +147,13 @@ enum Command {
         #[command(subcommand)]
         command: admin_client::NetworkCommand,
     },
+    /// SBOMs of scanned images, and where they are attached as referrers.
+    Sbom {
+        #[command(flatten)]
+        conn: admin_client::Connection,
+        #[command(subcommand)]
+        command: admin_client::SbomCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -222,13 +229,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to standard error: as text, coloured only on a terminal (a file, a pipe or
+/// journald get no escape codes), or one JSON object per line for log shippers
+/// (`log_format = "json"`, `AIRLOCK_LOG_FORMAT=json`).
 fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        config::LogFormat::Json => logs.json().flatten_event(true).init(),
+        config::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -449,6 +463,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Network { conn, command } => {
             admin_client::network(conn, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sbom { conn, command } => {
+            admin_client::sbom(conn, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fsck { common } => {

@@ -133,8 +133,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     let tokens = TokenService::from_pkcs8(&signing_key, TOKEN_ISSUER, TOKEN_SERVICE)?;
     let tls = config.tls_cert.is_some() && config.tls_key.is_some();
+    let sbom_referrers = config.sbom_referrer_patterns()?;
     let scans = (config.scan_workers > 0).then(|| {
-        let scans = ScanService::new(registry.clone(), store.clone());
+        let scans = ScanService::new(registry.clone(), store.clone(), sbom_referrers);
         scans.start(config.scan_workers);
         scans
     });

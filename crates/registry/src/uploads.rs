@@ -1,5 +1,11 @@
 //! Upload sessions: monolithic, POST+PUT and chunked uploads, status and cancel.
 //!
+//! A session belongs to the repository it was opened in and to the principal that
+//! opened it (`owner`, the caller's identity name): every later step must come
+//! through the same repository from the same principal, or the session is unknown
+//! to it. Sessions stored before owners were recorded have none and stay open to
+//! any pusher of their repository until they expire.
+//!
 //! A session row is written before its storage area exists, so garbage collection
 //! never mistakes a new session for an orphan; a blob becomes readable only after its
 //! digest has been verified over the stored bytes and it is linked to the repository.
@@ -19,14 +25,15 @@ pub struct Chunk {
 }
 
 impl Registry {
-    /// Opens an upload session in `repo`.
-    pub async fn start_upload(&self, repo: &RepositoryName) -> Result<UploadId> {
+    /// Opens an upload session in `repo`, owned by `owner`.
+    pub async fn start_upload(&self, repo: &RepositoryName, owner: &str) -> Result<UploadId> {
         let id = UploadId::new();
         let now = now_unix();
         self.meta
             .create_upload(&UploadRecord {
                 id: id.clone(),
                 repo: repo.clone(),
+                owner: Some(owner.to_owned()),
                 created_at: now,
                 updated_at: now,
             })
@@ -35,17 +42,27 @@ impl Registry {
         Ok(id)
     }
 
-    async fn session(&self, repo: &RepositoryName, id: &UploadId) -> Result<UploadRecord> {
+    async fn session(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        owner: &str,
+    ) -> Result<UploadRecord> {
         match self.meta.upload(id).await? {
-            // A session is only reachable through the repository that opened it.
-            Some(s) if &s.repo == repo => Ok(s),
+            // Only reachable through the repository that opened it, by its owner.
+            Some(s) if &s.repo == repo && s.owner.as_deref().is_none_or(|o| o == owner) => Ok(s),
             _ => Err(RegistryError::BlobUploadUnknown),
         }
     }
 
     /// Bytes received so far.
-    pub async fn upload_status(&self, repo: &RepositoryName, id: &UploadId) -> Result<u64> {
-        self.session(repo, id).await?;
+    pub async fn upload_status(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        owner: &str,
+    ) -> Result<u64> {
+        self.session(repo, id, owner).await?;
         self.blobs
             .upload_size(id)
             .await?
@@ -57,9 +74,10 @@ impl Registry {
         &self,
         repo: &RepositoryName,
         id: &UploadId,
+        owner: &str,
         chunk: Chunk,
     ) -> Result<u64> {
-        self.session(repo, id).await?;
+        self.session(repo, id, owner).await?;
         let size = self
             .blobs
             .append(
@@ -79,10 +97,11 @@ impl Registry {
         &self,
         repo: &RepositoryName,
         id: &UploadId,
+        owner: &str,
         digest: &Digest,
         last: Option<Chunk>,
     ) -> Result<u64> {
-        self.session(repo, id).await?;
+        self.session(repo, id, owner).await?;
         if let Some(chunk) = last {
             self.blobs
                 .append(
@@ -111,20 +130,28 @@ impl Registry {
     pub async fn upload_monolithic(
         &self,
         repo: &RepositoryName,
+        owner: &str,
         digest: &Digest,
         chunk: Chunk,
     ) -> Result<u64> {
-        let id = self.start_upload(repo).await?;
-        let result = self.finish_upload(repo, &id, digest, Some(chunk)).await;
+        let id = self.start_upload(repo, owner).await?;
+        let result = self
+            .finish_upload(repo, &id, owner, digest, Some(chunk))
+            .await;
         if result.is_err() {
             // Nothing of a failed one-shot upload is kept.
-            self.cancel_upload(repo, &id).await.ok();
+            self.cancel_upload(repo, &id, owner).await.ok();
         }
         result
     }
 
-    pub async fn cancel_upload(&self, repo: &RepositoryName, id: &UploadId) -> Result<()> {
-        self.session(repo, id).await?;
+    pub async fn cancel_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        owner: &str,
+    ) -> Result<()> {
+        self.session(repo, id, owner).await?;
         self.blobs.abort(id).await?;
         self.meta.delete_upload(id).await?;
         Ok(())

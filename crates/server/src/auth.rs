@@ -256,7 +256,7 @@ pub async fn require_admin_auth(
     gate(state, req, next, Door::Admin).await
 }
 
-async fn gate(state: AppState, mut req: Request, next: Next, door: Door) -> Response {
+async fn gate(state: AppState, req: Request, next: Next, door: Door) -> Response {
     let client_ip = client_ip(&req);
     let presented = req
         .headers()
@@ -271,16 +271,12 @@ async fn gate(state: AppState, mut req: Request, next: Next, door: Door) -> Resp
                 .cloned()
                 .flatten();
             if let Some(caller) = certificate_caller(&state, cert, &client_ip).await {
-                req.extensions_mut().insert(caller);
-                return next.run(req).await;
+                return serve(caller, req, next).await;
             }
             None
         }
         Some(value) => match authenticate(&state, value, &client_ip, door).await {
-            Ok(caller) => {
-                req.extensions_mut().insert(caller);
-                return next.run(req).await;
-            }
+            Ok(caller) => return serve(caller, req, next).await,
             Err(Refused::LockedOut(locked)) => {
                 state
                     .audit
@@ -332,6 +328,15 @@ async fn gate(state: AppState, mut req: Request, next: Next, door: Door) -> Resp
         challenge(&state, req.headers(), scope.as_deref(), false),
     )
     .into_response()
+}
+
+/// Runs the request as `caller`, and names them to the access log.
+async fn serve(caller: Caller, mut req: Request, next: Next) -> Response {
+    let served = crate::access_log::Served(caller.identity.name.clone());
+    req.extensions_mut().insert(caller);
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(served);
+    resp
 }
 
 /// The caller a verified client certificate (mTLS) names, if the connection has one

@@ -1,10 +1,44 @@
-//! Dispatch of `/v2/<path>` requests to handlers, by parsed endpoint and method.
+//! Dispatch of `/v2/<path>` requests to handlers, by parsed endpoint and method, after
+//! the one authorization check every request passes.
+//!
+//! ## What a request needs, and what a refusal says
+//!
+//! `GET` and `HEAD` need `pull` on every route, the status of an upload session
+//! included (`GET /v2/<name>/blobs/uploads/<id>`), as CNCF Distribution maps them:
+//! clients that keep one token per method (the OCI conformance suite does) ask for an
+//! upload's offset with their pull token after a `416`. Least privilege holds without
+//! `push` there because a session is bound to its repository *and* to the principal
+//! that opened it: nobody else, reader or pusher, can read, continue, finish or cancel
+//! it (they get `404 BLOB_UPLOAD_UNKNOWN`, as for an id that never existed). Opening,
+//! appending, finishing and cancelling still need `push`.
+//!
+//! A Bearer token that lacks a scope the request needs is answered `403` with a
+//! challenge naming that scope and `error="insufficient_scope"` (RFC 6750 §3.1); a
+//! caller with a password (no token to renew) gets `403 DENIED` without one. CNCF
+//! Distribution and Docker Hub answer `401` there instead, and some clients
+//! re-authenticate only on `401` (the OCI conformance suite, containerd). Others
+//! refresh only on `403`: oras-py re-sends the token it has on a `401` and gives up,
+//! and it fails to push with a scoped service token when this answer is `401`
+//! (measured with the end-to-end suite). Docker, podman, skopeo and containerd ask for
+//! the scope they need before each operation, so they never see this answer in a
+//! normal push or pull; the one place the conformance suite met it — an upload's
+//! status asked for with its pull token — needs only `pull` now.
+//!
+//! ## Malformed references
+//!
+//! A read (`GET`, `HEAD`) or `DELETE` of a manifest by a reference that is neither a
+//! valid tag nor a digest names nothing, so it is `404 MANIFEST_UNKNOWN` (a blob by a
+//! malformed digest: `404 BLOB_UNKNOWN`), as the conformance suites expect; only a
+//! `PUT`, which would create the name, is told `400 TAG_INVALID` (or
+//! `DIGEST_INVALID`). The referrers endpoint lists what points at a digest — an
+//! unknown but well-formed one gives an empty list — and a `404` there tells clients
+//! the API is unsupported, so a malformed digest is `400 DIGEST_INVALID`.
 
 use crate::auth::{self, Caller};
 use crate::directory::Policy;
 use crate::error::ApiError;
 use crate::handlers::{blobs, listing, manifests, uploads};
-use crate::route::{self, Endpoint, RouteError};
+use crate::route::{self, Endpoint, Malformed, RouteError};
 use crate::AppState;
 use airlock_access::{authorize, Action, ActionSet, Identity, Target};
 use airlock_oci::RepositoryName;
@@ -35,9 +69,10 @@ fn need(endpoint: &Endpoint, method: &Method) -> Option<Need> {
         Endpoint::Tags(n) | Endpoint::Referrers(n, _) => {
             return Some(Need::Repository(n.clone(), Action::Pull.into_set()))
         }
-        Endpoint::Manifest(n, _) | Endpoint::Blob(n, _) => n,
-        // Every upload step is part of a push.
-        Endpoint::StartUpload(n) | Endpoint::Upload(n, _) => {
+        // An upload's status is a read, like every GET (the session is bound to its
+        // owner); opening one is part of a push whatever the method.
+        Endpoint::Manifest(n, _) | Endpoint::Blob(n, _) | Endpoint::Upload(n, _) => n,
+        Endpoint::StartUpload(n) => {
             return Some(Need::Repository(n.clone(), Action::Push.into_set()))
         }
     };
@@ -145,19 +180,9 @@ async fn check(
         return Ok(());
     }
     if caller.via_token {
-        // RFC 6750's answer to a token without the needed scope: 403 with a challenge
-        // naming the scope, so a client can fetch a better token and retry (oras
-        // does exactly that; docker, podman, skopeo and containerd ask for the scope
-        // they need up front).
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "DENIED",
-            "the token does not grant this access",
-        )
-        .with_header(
-            axum::http::header::WWW_AUTHENTICATE,
-            auth::challenge(state, headers, Some(&need.scope()), true),
-        ))
+        // A challenge naming the scope (see the module docs), so the client fetches a
+        // better token and retries.
+        Err(insufficient_scope(state, headers, need))
     } else {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -165,6 +190,19 @@ async fn check(
             "requested access to the resource is denied",
         ))
     }
+}
+
+/// A Bearer token without the scope `need` names: `403` with a challenge for it.
+fn insufficient_scope(state: &AppState, headers: &HeaderMap, need: &Need) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "DENIED",
+        "the token does not grant this access",
+    )
+    .with_header(
+        axum::http::header::WWW_AUTHENTICATE,
+        auth::challenge(state, headers, Some(&need.scope()), true),
+    )
 }
 
 /// `GET /v2/_catalog`: everyone sees the repositories they may list or pull, and
@@ -183,16 +221,7 @@ async fn catalog(
         .iter()
         .any(|s| s.resource == airlock_access::Resource::Catalog);
     if caller.via_token && !has_scope {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "DENIED",
-            "the token does not grant this access",
-        )
-        .with_header(
-            axum::http::header::WWW_AUTHENTICATE,
-            auth::challenge(state, headers, Some(&Need::Catalog.scope()), true),
-        )
-        .into_response();
+        return insufficient_scope(state, headers, &Need::Catalog).into_response();
     }
     let identity = catalog_identity(state, caller).await;
     let sees_all = identity
@@ -240,7 +269,7 @@ pub async fn dispatch(
         .unwrap_or_default();
     let endpoint = match route::parse(&rest) {
         Ok(e) => e,
-        Err(e) => return route_error(e).into_response(),
+        Err(e) => return route_error(e, &method).into_response(),
     };
     let policy = state.directory.policy().await;
     if matches!(endpoint, Endpoint::Catalog) {
@@ -261,6 +290,8 @@ pub async fn dispatch(
         }
     }
     let r = &state.registry;
+    // Upload sessions are bound to the principal that opened them.
+    let owner = caller.identity.name.as_str();
     let result = match (endpoint, method) {
         (Endpoint::Tags(name), Method::GET) => listing::tags(r, &name, &query).await,
         (Endpoint::Referrers(name, d), Method::GET) => {
@@ -292,16 +323,16 @@ pub async fn dispatch(
         (Endpoint::Blob(name, d), Method::HEAD) => blobs::get(r, &name, &d, &headers, true).await,
         (Endpoint::Blob(name, d), Method::DELETE) => blobs::delete(r, &name, &d).await,
         (Endpoint::StartUpload(name), Method::POST) => {
-            uploads::start(r, &name, &query, &headers, body).await
+            uploads::start(r, &name, owner, &query, &headers, body).await
         }
-        (Endpoint::Upload(name, id), Method::GET) => uploads::status(r, &name, &id).await,
+        (Endpoint::Upload(name, id), Method::GET) => uploads::status(r, &name, &id, owner).await,
         (Endpoint::Upload(name, id), Method::PATCH) => {
-            uploads::patch(r, &name, &id, &headers, body).await
+            uploads::patch(r, &name, &id, owner, &headers, body).await
         }
         (Endpoint::Upload(name, id), Method::PUT) => {
-            uploads::put(r, &name, &id, &query, &headers, body).await
+            uploads::put(r, &name, &id, owner, &query, &headers, body).await
         }
-        (Endpoint::Upload(name, id), Method::DELETE) => uploads::cancel(r, &name, &id).await,
+        (Endpoint::Upload(name, id), Method::DELETE) => uploads::cancel(r, &name, &id, owner).await,
         (_, method) => Err(ApiError::unsupported(&format!("{method} on this endpoint"))),
     };
     match result {
@@ -314,12 +345,25 @@ fn url_decode_pairs(q: &str) -> Query {
     crate::handlers::query_pairs(q, 64).collect()
 }
 
-fn route_error(e: RouteError) -> ApiError {
+/// The error for a path that is no endpoint; for a malformed reference, by method
+/// (see the module docs).
+fn route_error(e: RouteError, method: &Method) -> ApiError {
+    let names_nothing = matches!(*method, Method::GET | Method::HEAD | Method::DELETE);
     match e {
         RouteError::NotFound => ApiError::not_found(),
         RouteError::NameInvalid(m) => ApiError::name_invalid(m),
-        RouteError::DigestInvalid(m) => ApiError::digest_invalid(m),
-        RouteError::TagInvalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", m),
+        RouteError::ReferenceInvalid(Malformed::ManifestTag | Malformed::ManifestDigest, _)
+            if names_nothing =>
+        {
+            ApiError::manifest_unknown()
+        }
+        RouteError::ReferenceInvalid(Malformed::Blob, _) if names_nothing => {
+            ApiError::blob_unknown()
+        }
+        RouteError::ReferenceInvalid(Malformed::ManifestTag, m) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", m)
+        }
+        RouteError::ReferenceInvalid(_, m) => ApiError::digest_invalid(m),
         RouteError::UploadUnknown => ApiError::new(
             StatusCode::NOT_FOUND,
             "BLOB_UPLOAD_UNKNOWN",

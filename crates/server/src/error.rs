@@ -72,6 +72,24 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", msg)
     }
 
+    /// A manifest reference that names nothing this registry has.
+    pub fn manifest_unknown() -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            "manifest unknown to registry",
+        )
+    }
+
+    /// A blob digest that names nothing this registry has.
+    pub fn blob_unknown() -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            "blob unknown to registry",
+        )
+    }
+
     pub fn upload_invalid(msg: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg)
     }

@@ -2,6 +2,7 @@
 //! of every failure to an OCI error body. Handlers are thin: they parse the request
 //! into domain types, call a `Registry` service, and shape the response.
 
+pub mod access_log;
 pub mod accounts;
 mod api;
 pub mod audit;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(guarded)
         .with_state(state)
+        .layer(axum::middleware::from_fn(access_log::log_request))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -20,14 +20,29 @@ pub enum Endpoint {
     Referrers(RepositoryName, Digest),
 }
 
-/// Why a path is not an endpoint; each maps to its own OCI error.
+/// Why a path is not an endpoint. The dispatcher maps each to an OCI error, and for
+/// a malformed reference that depends on the method (a read of a name that cannot
+/// exist finds nothing; a write is told its name is invalid).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
     NotFound,
     NameInvalid(String),
-    DigestInvalid(String),
-    TagInvalid(String),
+    /// The last segment is not a valid reference for the endpoint it is under.
+    ReferenceInvalid(Malformed, String),
     UploadUnknown,
+}
+
+/// Which kind of reference a path carried that does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// `/manifests/<ref>` where `<ref>` is neither a tag nor a digest (no `:`).
+    ManifestTag,
+    /// `/manifests/<ref>` with a `:` that is no valid digest.
+    ManifestDigest,
+    /// `/blobs/<digest>`.
+    Blob,
+    /// `/referrers/<digest>`.
+    Referrers,
 }
 
 /// Longest request path we look at.
@@ -50,17 +65,24 @@ pub fn parse(path: &str) -> Result<Endpoint, RouteError> {
     match kind {
         "manifests" => {
             let reference = Reference::parse(&last).map_err(|e| {
-                if last.contains(':') {
-                    RouteError::DigestInvalid(e.to_string())
+                let kind = if last.contains(':') {
+                    Malformed::ManifestDigest
                 } else {
-                    RouteError::TagInvalid(e.to_string())
-                }
+                    Malformed::ManifestTag
+                };
+                RouteError::ReferenceInvalid(kind, e.to_string())
             })?;
             Ok(Endpoint::Manifest(name_of(name)?, reference))
         }
         "blobs" if last == "uploads" => Ok(Endpoint::StartUpload(name_of(name)?)),
-        "blobs" => Ok(Endpoint::Blob(name_of(name)?, digest_of(&last)?)),
-        "referrers" => Ok(Endpoint::Referrers(name_of(name)?, digest_of(&last)?)),
+        "blobs" => Ok(Endpoint::Blob(
+            name_of(name)?,
+            digest_of(&last, Malformed::Blob)?,
+        )),
+        "referrers" => Ok(Endpoint::Referrers(
+            name_of(name)?,
+            digest_of(&last, Malformed::Referrers)?,
+        )),
         "uploads" => {
             let name = name.strip_suffix("/blobs").ok_or(RouteError::NotFound)?;
             let name = name_of(name)?;
@@ -79,8 +101,8 @@ fn name_of(s: &str) -> Result<RepositoryName, RouteError> {
     RepositoryName::parse(s).map_err(|e| RouteError::NameInvalid(e.to_string()))
 }
 
-fn digest_of(s: &str) -> Result<Digest, RouteError> {
-    Digest::parse(s).map_err(|e| RouteError::DigestInvalid(e.to_string()))
+fn digest_of(s: &str, kind: Malformed) -> Result<Digest, RouteError> {
+    Digest::parse(s).map_err(|e| RouteError::ReferenceInvalid(kind, e.to_string()))
 }
 
 /// Percent-decodes the last segment (clients may send `sha256%3A…`).
@@ -160,11 +182,23 @@ mod tests {
         ));
         assert!(matches!(
             parse("a/blobs/sha256:zz"),
-            Err(RouteError::DigestInvalid(_))
+            Err(RouteError::ReferenceInvalid(Malformed::Blob, _))
+        ));
+        assert!(matches!(
+            parse("a/referrers/nodigest"),
+            Err(RouteError::ReferenceInvalid(Malformed::Referrers, _))
         ));
         assert!(matches!(
             parse("a/manifests/-bad"),
-            Err(RouteError::TagInvalid(_))
+            Err(RouteError::ReferenceInvalid(Malformed::ManifestTag, _))
+        ));
+        assert!(matches!(
+            parse("a/manifests/.INVALID_MANIFEST_NAME"),
+            Err(RouteError::ReferenceInvalid(Malformed::ManifestTag, _))
+        ));
+        assert!(matches!(
+            parse("a/manifests/sha256:short"),
+            Err(RouteError::ReferenceInvalid(Malformed::ManifestDigest, _))
         ));
         assert_eq!(
             parse("a/blobs/uploads/not-a-uuid"),

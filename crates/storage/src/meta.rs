@@ -16,6 +16,9 @@ pub type Result<T> = std::result::Result<T, anyhow::Error>;
 pub struct UploadRecord {
     pub id: UploadId,
     pub repo: RepositoryName,
+    /// The principal that opened the session (none for sessions stored before
+    /// owners were recorded).
+    pub owner: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -181,27 +181,32 @@ impl MetaStore for SqliteMetaStore {
     }
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()> {
-        sqlx::query("INSERT INTO uploads (id, repo, created_at, updated_at) VALUES (?, ?, ?, ?)")
-            .bind(upload.id.to_string())
-            .bind(upload.repo.as_str())
-            .bind(upload.created_at)
-            .bind(upload.updated_at)
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "INSERT INTO uploads (id, repo, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(upload.id.to_string())
+        .bind(upload.repo.as_str())
+        .bind(upload.owner.as_deref())
+        .bind(upload.created_at)
+        .bind(upload.updated_at)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadRecord>> {
-        let row = sqlx::query("SELECT repo, created_at, updated_at FROM uploads WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
+        let row =
+            sqlx::query("SELECT repo, owner, created_at, updated_at FROM uploads WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
         row.map(|r| {
             Ok(UploadRecord {
                 id: id.clone(),
                 repo: RepositoryName::parse(r.get::<&str, _>(0))?,
-                created_at: r.get(1),
-                updated_at: r.get(2),
+                owner: r.get(1),
+                created_at: r.get(2),
+                updated_at: r.get(3),
             })
         })
         .transpose()

@@ -147,10 +147,10 @@ async fn blob_head_get_and_ranges() {
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
-    // Malformed digest.
+    // Malformed digest: names no blob.
     let resp = s.send(Method::GET, "/v2/pull/blob/blobs/sha256:xyz").await;
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(resp).await, "DIGEST_INVALID");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(resp).await, "BLOB_UNKNOWN");
 }
 
 // ---------------------------------------------------------------- push: uploads
@@ -975,4 +975,186 @@ async fn unsupported_methods() {
     }
     let resp = s.send(Method::GET, "/v2/x/nothing-here").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------- regressions from the official suites
+
+/// Regression (OCI conformance, "GET nonexistent manifest should return 404"): a
+/// reference that is not a valid tag names no manifest, so a read finds nothing; only
+/// a PUT, which would create the tag, is told the tag is invalid.
+#[tokio::test]
+async fn reading_a_manifest_by_an_invalid_reference_is_manifest_unknown() {
+    let s = TestServer::start().await;
+    let (manifest, _) = s.push_image("bad/ref", "v1", &[b"a layer"]).await;
+    for method in [Method::GET, Method::HEAD, Method::DELETE] {
+        for reference in [".INVALID_MANIFEST_NAME", "-dash", "sha256:short"] {
+            let resp = s
+                .send(
+                    method.clone(),
+                    &format!("/v2/bad/ref/manifests/{reference}"),
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method} {reference}");
+            if method != Method::HEAD {
+                assert_eq!(error_code(resp).await, "MANIFEST_UNKNOWN", "{method}");
+            }
+        }
+    }
+    let resp = s
+        .put_manifest("bad/ref", ".INVALID_MANIFEST_NAME", OCI_MANIFEST, &manifest)
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "TAG_INVALID");
+    let resp = s
+        .put_manifest("bad/ref", "sha256:short", OCI_MANIFEST, &manifest)
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(resp).await, "DIGEST_INVALID");
+
+    // Blobs by a malformed digest are unknown blobs.
+    for method in [Method::GET, Method::HEAD, Method::DELETE] {
+        let resp = s
+            .send(method.clone(), "/v2/bad/ref/blobs/sha256:not-hex")
+            .await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{method}");
+        if method != Method::HEAD {
+            assert_eq!(error_code(resp).await, "BLOB_UNKNOWN");
+        }
+    }
+    // The referrers query stays 400 DIGEST_INVALID for a malformed digest (a 404
+    // there means "unsupported"): see `referrers_and_subject`.
+}
+
+/// `PATCH` of `chunk` at `start` to an upload, with a Bearer token.
+async fn patch_chunk(
+    s: &TestServer,
+    location: &str,
+    jwt: &str,
+    chunk: &[u8],
+    start: usize,
+) -> reqwest::Response {
+    bearer(s, Method::PATCH, location, jwt)
+        .header(
+            "content-range",
+            format!("{start}-{}", start + chunk.len() - 1),
+        )
+        .header("content-length", chunk.len().to_string())
+        .body(chunk.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Regression (OCI conformance, "chunked out-of-order" with sha256 and sha512): the
+/// suite keeps a pull token for GET and a push token for the rest, and asks for the
+/// upload's offset with the pull token after a 416. An upload's status is a read,
+/// open to its owner only.
+#[tokio::test]
+async fn upload_status_with_a_pull_token_after_an_out_of_order_chunk() {
+    let s = TestServer::start().await;
+    let push = token(&s, &["repository:up/status:pull,push"]).await;
+    let pull = token(&s, &["repository:up/status:pull"]).await;
+    let resp = bearer(&s, Method::POST, "/v2/up/status/blobs/uploads/", &push)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let location = location_of(&resp);
+    let data = vec![7u8; 2048];
+    let resp = patch_chunk(&s, &location, &push, &data[..1024], 0).await;
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let location = location_of(&resp);
+    let resp = patch_chunk(&s, &location, &push, &data[1500..], 1500).await;
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    let resp = bearer(&s, Method::GET, &location, &pull)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&resp, "range"), "0-1023");
+    // A pull token still cannot write to it.
+    let resp = patch_chunk(&s, &location, &pull, &data[1024..], 1024).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    // Bound to its owner: another principal with push rights on the repository, or
+    // a reader, finds no such session, with a token or a password.
+    user_with_role(&s, "mallory", "mallory-password-1", "up/*", "contributor").await;
+    user_with_role(&s, "rita", "rita-password-123", "up/*", "reader").await;
+    let theirs = token_as(
+        &s,
+        ("mallory", "mallory-password-1"),
+        &["repository:up/status:pull,push"],
+    )
+    .await;
+    for req in [
+        bearer(&s, Method::GET, &location, &theirs),
+        bearer(
+            &s,
+            Method::PUT,
+            &with_digest(&location, &sha256(&data)),
+            &theirs,
+        ),
+        s.anon(Method::GET, &location)
+            .basic_auth("mallory", Some("mallory-password-1")),
+        s.anon(Method::GET, &location)
+            .basic_auth("rita", Some("rita-password-123")),
+    ] {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        assert_eq!(error_code(resp).await, "BLOB_UPLOAD_UNKNOWN");
+    }
+    // The owner finishes it.
+    let resp = bearer(
+        &s,
+        Method::PUT,
+        &with_digest(&location, &sha256(&data)),
+        &push,
+    )
+    .header("content-range", "1024-2047")
+    .header("content-length", "1024")
+    .body(data[1024..].to_vec())
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
+
+/// Decided (see `distribution.rs`): a token that lacks a scope the request needs gets
+/// 403 with a challenge for that scope (oras-py refreshes its token only on 403); a
+/// password caller gets 403 without one.
+#[tokio::test]
+async fn a_token_without_the_needed_scope_is_refused_with_a_challenge() {
+    let s = TestServer::start().await;
+    let pull = token(&s, &["repository:scope/app:pull"]).await;
+    let resp = bearer(&s, Method::POST, "/v2/scope/app/blobs/uploads/", &pull)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let c = header(&resp, "www-authenticate");
+    assert!(
+        c.starts_with("Bearer realm=")
+            && c.contains(r#"scope="repository:scope/app:pull,push""#)
+            && c.contains(r#"error="insufficient_scope""#),
+        "{c}"
+    );
+    assert_eq!(error_code(resp).await, "DENIED");
+    // The catalog needs its own scope.
+    let resp = bearer(&s, Method::GET, "/v2/_catalog", &pull)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(header(&resp, "www-authenticate").contains(r#"scope="registry:catalog:*""#));
+
+    user_with_role(&s, "reader", "reader-password-1", "scope/*", "reader").await;
+    let resp = s
+        .anon(Method::POST, "/v2/scope/app/blobs/uploads/")
+        .basic_auth("reader", Some("reader-password-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(!resp.headers().contains_key("www-authenticate"));
+    assert_eq!(error_code(resp).await, "DENIED");
 }

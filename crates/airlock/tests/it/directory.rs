@@ -6,38 +6,11 @@ use crate::harness::*;
 use airlock_server::second_factor::{code_at, decode_secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const ALICE_PW: &str = "alice-password-123";
 const BOB_PW: &str = "bob-password-12345";
-
-/// Runs the CLI against the server as admin, with `stdin` fed in.
-fn cli_as_admin(s: &TestServer, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(airlock_bin())
-        .args(args)
-        .env("AIRLOCK_SERVER", &s.base)
-        .env("AIRLOCK_PASSWORD", PASSWORD)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 fn admin_cli(s: &TestServer, args: &[&str]) {
     let (ok, out) = cli_as_admin(s, args, "");

@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -252,4 +252,82 @@ pub async fn error_code(resp: reqwest::Response) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A token from `GET /token` for the admin with `scopes`.
+pub async fn token(s: &TestServer, scopes: &[&str]) -> String {
+    token_as(s, ("admin", PASSWORD), scopes).await
+}
+
+/// A token from `GET /token` for `who` (user, password) with `scopes`.
+pub async fn token_as(s: &TestServer, who: (&str, &str), scopes: &[&str]) -> String {
+    let mut q: Vec<(&str, &str)> = vec![("service", "airlock")];
+    q.extend(scopes.iter().map(|sc| ("scope", *sc)));
+    let resp = s
+        .client
+        .get(s.url("/token"))
+        .basic_auth(who.0, Some(who.1))
+        .query(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["token"], v["access_token"]);
+    assert_eq!(v["expires_in"], 300);
+    let issued = v["issued_at"].as_str().unwrap();
+    assert!(
+        issued.len() >= 20 && issued.ends_with('Z') && issued.as_bytes()[10] == b'T',
+        "{issued}"
+    );
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// A request with a Bearer token.
+pub fn bearer(s: &TestServer, method: Method, path: &str, jwt: &str) -> reqwest::RequestBuilder {
+    s.anon(method, path).bearer_auth(jwt)
+}
+
+/// Creates a user through the admin API and binds `role` on `pattern` to it.
+pub async fn user_with_role(s: &TestServer, name: &str, password: &str, pattern: &str, role: &str) {
+    let resp = s
+        .req(Method::POST, "/api/v1/users")
+        .json(&serde_json::json!({ "name": name, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let resp = s
+        .req(Method::POST, "/api/v1/bindings")
+        .json(&serde_json::json!({ "principal": format!("user:{name}"), "pattern": pattern, "role": role }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+}
+
+/// Runs the CLI against the server as admin, with `stdin` fed in.
+pub fn cli_as_admin(s: &TestServer, args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new(airlock_bin())
+        .args(args)
+        .env("AIRLOCK_SERVER", &s.base)
+        .env("AIRLOCK_PASSWORD", PASSWORD)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }

@@ -107,6 +107,14 @@ async fn pushed_images_are_scanned() {
 #[tokio::test]
 async fn advisory_updates_rematch_stored_images_and_sboms_are_referrers() {
     let s = TestServer::start().await;
+    // SBOM referrers are opt-in: this repository opts in at run time.
+    let resp = s
+        .req(Method::PUT, "/api/v1/scans/sbom-referrers")
+        .json(&serde_json::json!({ "patterns": ["rescan/*"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
     let l = layer(&[
         ("etc/os-release", b"ID=alpine\nVERSION_ID=3.11.6\n"),
         ("lib/apk/db/installed", b"P:musl\nV:1.1.15-r3\no:musl\n\n"),
@@ -396,4 +404,161 @@ async fn scan_images_in_a_registry_and_move_advisory_snapshots() {
         ],
     );
     assert!(!ok && out.contains("not an advisory snapshot"), "{out}");
+}
+
+/// Regression: scan-on-push pushed two SBOMs into every scanned repository, so the
+/// referrers list showed seven where a client had pushed five. Attaching them is
+/// opt-in per repository pattern (configuration, admin API, CLI); the SBOM of every
+/// scanned image is still served by the scan API.
+#[tokio::test]
+async fn sbom_referrers_are_opt_in_and_sboms_are_served_without_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("airlock.toml");
+    std::fs::write(&config, "sbom_referrers = [\"cfg/**\"]\n").unwrap();
+    let s = TestServer::start_full(
+        &tmp.path().join("data"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let l = layer(&[
+        ("etc/os-release", b"ID=alpine\nVERSION_ID=3.11.6\n"),
+        ("lib/apk/db/installed", b"P:musl\nV:1.1.15-r3\no:musl\n\n"),
+    ]);
+    let l2 = layer(&[("etc/motd", b"another layer\n")]);
+    let referrer_types = |repo: &'static str, digest: String| {
+        let s = &s;
+        async move {
+            let v: Value = s
+                .send(Method::GET, &format!("/v2/{repo}/referrers/{digest}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let mut types: Vec<String> = v["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["artifactType"].as_str().unwrap().to_owned())
+                .collect();
+            types.sort();
+            types
+        }
+    };
+    let both = ["application/spdx+json", "application/vnd.cyclonedx+json"];
+
+    // Not opted in: scanned, nothing added to the repository.
+    let (_, plain) = s.push_image("plain/app", "v1", &[&l]).await;
+    assert_eq!(scan_state(&s, "plain/app", &plain).await["state"], "done");
+    assert!(referrer_types("plain/app", plain.clone()).await.is_empty());
+    let tags: Value = s
+        .send(Method::GET, "/v2/plain/app/tags/list")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["v1"]));
+    // ... and its SBOMs are served by the scan API.
+    let sbom = |format: &'static str| {
+        let s = &s;
+        let plain = plain.clone();
+        async move {
+            s.send(
+                Method::GET,
+                &format!("/api/v1/scans/sbom?repository=plain/app&digest={plain}&format={format}"),
+            )
+            .await
+        }
+    };
+    let resp = sbom("cyclonedx").await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.cyclonedx+json"
+    );
+    let cdx: Value = resp.json().await.unwrap();
+    assert_eq!(cdx["bomFormat"], "CycloneDX");
+    assert!(cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "musl" && c["version"] == "1.1.15-r3"));
+    let spdx: Value = sbom("spdx").await.json().await.unwrap();
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    assert_eq!(sbom("xml").await.status(), StatusCode::BAD_REQUEST);
+    let resp = s
+        .send(
+            Method::GET,
+            &format!(
+                "/api/v1/scans/sbom?repository=plain/app&digest={}",
+                sha256(b"x")
+            ),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // Readers of the repository only; others cannot tell it exists.
+    user_with_role(&s, "outsider", "outsider-password", "other/*", "reader").await;
+    let resp = s
+        .anon(
+            Method::GET,
+            &format!("/api/v1/scans/sbom?repository=plain/app&digest={plain}"),
+        )
+        .basic_auth("outsider", Some("outsider-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Opted in by the configuration.
+    let (_, cfg) = s.push_image("cfg/team/app", "v1", &[&l]).await;
+    assert_eq!(scan_state(&s, "cfg/team/app", &cfg).await["state"], "done");
+    assert_eq!(referrer_types("cfg/team/app", cfg.clone()).await, both);
+
+    // At run time through the CLI (admin API): stored patterns replace the
+    // configuration's until reset.
+    let cli = |args: &[&str]| cli_as_admin(&s, args, "");
+    let (ok, out) = cli(&["sbom", "referrers", "show"]);
+    assert!(
+        ok && out.contains("\"config\"") && out.contains("cfg/**"),
+        "{out}"
+    );
+    let (ok, out) = cli(&["sbom", "referrers", "set", "plain/*"]);
+    assert!(ok && out.contains("\"stored\""), "{out}");
+    let (ok, out) = cli(&["sbom", "referrers", "set", "../bad"]);
+    assert!(!ok && out.contains("invalid repository pattern"), "{out}");
+    let (_, plain2) = s.push_image("plain/app", "v2", &[&l, &l2]).await;
+    assert_eq!(scan_state(&s, "plain/app", &plain2).await["state"], "done");
+    assert_eq!(referrer_types("plain/app", plain2.clone()).await, both);
+    let (_, cfg2) = s.push_image("cfg/team/app", "v2", &[&l, &l2]).await;
+    assert_eq!(scan_state(&s, "cfg/team/app", &cfg2).await["state"], "done");
+    assert!(referrer_types("cfg/team/app", cfg2).await.is_empty());
+    // What was attached stays a referrer after opting out again.
+    let (ok, out) = cli(&["sbom", "referrers", "reset"]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["sbom", "referrers", "show"]);
+    assert!(ok && out.contains("\"config\""), "{out}");
+    assert_eq!(referrer_types("plain/app", plain2.clone()).await, both);
+    // The CLI prints an SBOM too.
+    let (ok, out) = cli(&[
+        "sbom",
+        "get",
+        &format!("plain/app@{plain}"),
+        "--format",
+        "spdx",
+    ]);
+    assert!(ok && out.contains("SPDX-2.3"), "{out}");
+    // Only administrators change the list.
+    let resp = s
+        .anon(Method::PUT, "/api/v1/scans/sbom-referrers")
+        .basic_auth("outsider", Some("outsider-password"))
+        .json(&serde_json::json!({ "patterns": ["**"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }

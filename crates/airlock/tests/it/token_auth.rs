@@ -13,26 +13,6 @@ fn header(resp: &reqwest::Response, name: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn token(s: &TestServer, scopes: &[&str]) -> String {
-    let mut q: Vec<(&str, &str)> = vec![("service", "airlock")];
-    q.extend(scopes.iter().map(|sc| ("scope", *sc)));
-    let resp = s.req(Method::GET, "/token").query(&q).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let v: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(v["token"], v["access_token"]);
-    assert_eq!(v["expires_in"], 300);
-    let issued = v["issued_at"].as_str().unwrap();
-    assert!(
-        issued.len() >= 20 && issued.ends_with('Z') && issued.as_bytes()[10] == b'T',
-        "{issued}"
-    );
-    v["token"].as_str().unwrap().to_owned()
-}
-
-fn bearer(s: &TestServer, method: Method, path: &str, jwt: &str) -> reqwest::RequestBuilder {
-    s.anon(method, path).bearer_auth(jwt)
-}
-
 #[tokio::test]
 async fn challenge_token_and_scoped_access() {
     let s = TestServer::start().await;

@@ -1,5 +1,6 @@
 //! Upload endpoints: `POST /v2/<name>/blobs/uploads/` (start, monolithic, mount) and
-//! `GET`/`PATCH`/`PUT`/`DELETE /v2/<name>/blobs/uploads/<id>`.
+//! `GET`/`PATCH`/`PUT`/`DELETE /v2/<name>/blobs/uploads/<id>`. A session answers only
+//! the principal (`owner`) that opened it, through the repository it was opened in.
 
 use super::{body_stream, content_length, header_str, HandlerResult};
 use crate::distribution::Query;
@@ -100,6 +101,7 @@ fn chunk(headers: &HeaderMap, body: Body) -> Result<Chunk, ApiError> {
 pub async fn start(
     registry: &Registry,
     name: &RepositoryName,
+    owner: &str,
     query: &Query,
     headers: &HeaderMap,
     body: Body,
@@ -117,16 +119,21 @@ pub async fn start(
         }
     } else if let Some(digest) = digest_param(query)? {
         registry
-            .upload_monolithic(name, &digest, chunk(headers, body)?)
+            .upload_monolithic(name, owner, &digest, chunk(headers, body)?)
             .await?;
         return Ok(blob_created(name, &digest));
     }
-    let id = registry.start_upload(name).await?;
+    let id = registry.start_upload(name, owner).await?;
     Ok(upload_accepted(StatusCode::ACCEPTED, name, &id, 0))
 }
 
-pub async fn status(registry: &Registry, name: &RepositoryName, id: &UploadId) -> HandlerResult {
-    let size = registry.upload_status(name, id).await?;
+pub async fn status(
+    registry: &Registry,
+    name: &RepositoryName,
+    id: &UploadId,
+    owner: &str,
+) -> HandlerResult {
+    let size = registry.upload_status(name, id, owner).await?;
     Ok(upload_accepted(StatusCode::NO_CONTENT, name, id, size))
 }
 
@@ -134,11 +141,12 @@ pub async fn patch(
     registry: &Registry,
     name: &RepositoryName,
     id: &UploadId,
+    owner: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> HandlerResult {
     let chunk = chunk(headers, body)?;
-    match registry.append_upload(name, id, chunk).await {
+    match registry.append_upload(name, id, owner, chunk).await {
         Ok(size) => Ok(upload_accepted(StatusCode::ACCEPTED, name, id, size)),
         Err(RegistryError::RangeOutOfOrder { current }) => {
             // The spec asks for the current state alongside the 416.
@@ -155,25 +163,31 @@ pub async fn put(
     registry: &Registry,
     name: &RepositoryName,
     id: &UploadId,
+    owner: &str,
     query: &Query,
     headers: &HeaderMap,
     body: Body,
 ) -> HandlerResult {
     let Some(digest) = digest_param(query)? else {
         // An unknown session is the more useful answer when both are wrong.
-        registry.upload_status(name, id).await?;
+        registry.upload_status(name, id, owner).await?;
         return Err(ApiError::digest_invalid(
             "the digest query parameter is required",
         ));
     };
     let chunk = chunk(headers, body)?;
     registry
-        .finish_upload(name, id, &digest, Some(chunk))
+        .finish_upload(name, id, owner, &digest, Some(chunk))
         .await?;
     Ok(blob_created(name, &digest))
 }
 
-pub async fn cancel(registry: &Registry, name: &RepositoryName, id: &UploadId) -> HandlerResult {
-    registry.cancel_upload(name, id).await?;
+pub async fn cancel(
+    registry: &Registry,
+    name: &RepositoryName,
+    id: &UploadId,
+    owner: &str,
+) -> HandlerResult {
+    registry.cancel_upload(name, id, owner).await?;
     Ok((StatusCode::NO_CONTENT, [(header::CONTENT_LENGTH, "0")]).into_response())
 }

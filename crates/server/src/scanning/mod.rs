@@ -1,8 +1,12 @@
 //! Scan-on-push and continuous rescans. Every pushed image manifest (and every
 //! platform of an index) is queued in the metadata store; workers stream its layers
 //! out of the blob store through the scanner — nothing is unpacked — store the
-//! inventory and the findings, and attach CycloneDX and SPDX SBOMs to the image as
-//! OCI referrers. The advisory index is built from the database `airlock vulndb
+//! inventory and the findings. CycloneDX and SPDX SBOMs of every scanned image are
+//! generated on request from the stored inventory ([`ScanService::sbom`]); they are
+//! pushed into the repository as OCI referrers of the image only where an
+//! administrator opted in for the repository's pattern ([`ScanService::sbom_referrers`]),
+//! because by default a registry must not change what a repository holds behind its
+//! users' backs. The advisory index is built from the database `airlock vulndb
 //! import` fills and rebuilt when its generation changes; then every stored inventory
 //! is re-matched (no layer is read again) and each image whose findings changed gets
 //! a `findings_changed` event.
@@ -11,12 +15,13 @@ mod findings;
 
 pub use findings::{assemble, rematch_one};
 
+use airlock_access::RepoPattern;
 use airlock_oci::{Digest, Reference, RepositoryName};
 use airlock_registry::{Chunk, Registry};
 use airlock_scanner::layers::{read_layer, Filesystem, Limits};
 use airlock_scanner::matcher::{Matcher, PackageRef};
 use airlock_scanner::{sbom, scan, AdvisoryIndex, Report};
-use airlock_storage::{AdvisoryStore, Rematch, ScanEvent, ScanJob, ScanStore};
+use airlock_storage::{AdvisoryStore, DirectoryStore, Rematch, ScanEvent, ScanJob, ScanStore};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -44,10 +49,70 @@ const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
 /// The annotation that marks an SBOM this registry generated (and may replace).
 const GENERATOR_ANNOTATION: &str = "dev.airlock.sbom.generator";
 const SBOM_TYPES: [&str; 2] = ["application/vnd.cyclonedx+json", "application/spdx+json"];
+/// The setting that holds the SBOM-referrer patterns set at run time.
+const SBOM_REFERRERS_SETTING: &str = "sbom_referrers";
+/// Most patterns in the SBOM-referrer list.
+pub const MAX_SBOM_PATTERNS: usize = 256;
+/// Who owns the upload sessions the scanner opens for the SBOMs it attaches.
+const SCANNER_OWNER: &str = "airlock:scanner";
 
-/// What the scanner stores need to offer.
-pub trait ScanBackend: ScanStore + AdvisoryStore {}
-impl<T: ScanStore + AdvisoryStore> ScanBackend for T {}
+/// What the scanner stores need to offer (the directory's for run-time settings).
+pub trait ScanBackend: ScanStore + AdvisoryStore + DirectoryStore {}
+impl<T: ScanStore + AdvisoryStore + DirectoryStore> ScanBackend for T {}
+
+/// An SBOM format `GET /api/v1/scans/sbom` can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SbomFormat {
+    CycloneDx,
+    Spdx,
+}
+
+impl SbomFormat {
+    pub fn parse(s: &str) -> Option<SbomFormat> {
+        match s {
+            "cyclonedx" => Some(SbomFormat::CycloneDx),
+            "spdx" => Some(SbomFormat::Spdx),
+            _ => None,
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            SbomFormat::CycloneDx => SBOM_TYPES[0],
+            SbomFormat::Spdx => SBOM_TYPES[1],
+        }
+    }
+
+    fn render(self, report: &Report, subject: &str) -> Value {
+        match self {
+            SbomFormat::CycloneDx => sbom::cyclonedx(report, subject),
+            SbomFormat::Spdx => sbom::spdx(report, subject),
+        }
+    }
+}
+
+/// Why no SBOM could be given.
+#[derive(Debug, thiserror::Error)]
+pub enum SbomError {
+    #[error("no scan report of that manifest")]
+    NotScanned,
+    #[error("the manifest is an index of several platforms; name one with platform= ({})", .0.join(", "))]
+    PlatformNeeded(Vec<String>),
+    #[error("the scan report has no platform {0:?}")]
+    UnknownPlatform(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Where the SBOM-referrer patterns in force come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatternSource {
+    /// `sbom_referrers` in the configuration (empty by default).
+    Config,
+    /// Set at run time through the admin API; replaces the configuration's until reset.
+    Stored,
+}
 
 fn now() -> i64 {
     airlock_storage::now_unix()
@@ -178,10 +243,19 @@ pub struct ScanService {
     wake: Notify,
     rematching: Mutex<i64>,
     limits: Limits,
+    /// Repositories whose scanned images get their SBOMs attached as referrers,
+    /// unless patterns were stored at run time.
+    sbom_referrers: Vec<RepoPattern>,
 }
 
 impl ScanService {
-    pub fn new(registry: Registry, store: Arc<dyn ScanBackend>) -> Arc<ScanService> {
+    /// `sbom_referrers`: the configuration's patterns of repositories whose scanned
+    /// images get their SBOMs pushed as referrers (empty: none).
+    pub fn new(
+        registry: Registry,
+        store: Arc<dyn ScanBackend>,
+        sbom_referrers: Vec<RepoPattern>,
+    ) -> Arc<ScanService> {
         Arc::new(ScanService {
             registry,
             store,
@@ -189,7 +263,70 @@ impl ScanService {
             wake: Notify::new(),
             rematching: Mutex::new(-1),
             limits: Limits::default(),
+            sbom_referrers,
         })
+    }
+
+    /// The patterns of repositories whose scanned images get SBOM referrers, and
+    /// where they come from. Read from the database on every call (once per finished
+    /// scan), so a change reaches every server sharing it at once.
+    pub async fn sbom_referrers(&self) -> anyhow::Result<(Vec<RepoPattern>, PatternSource)> {
+        let Some(json) = self.store.setting(SBOM_REFERRERS_SETTING).await? else {
+            return Ok((self.sbom_referrers.clone(), PatternSource::Config));
+        };
+        let texts: Vec<String> = serde_json::from_str(&json)?;
+        let patterns = texts
+            .iter()
+            .map(|t| RepoPattern::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((patterns, PatternSource::Stored))
+    }
+
+    /// Stores patterns that replace the configuration's (`None`: back to it).
+    pub async fn set_sbom_referrers(&self, patterns: Option<&[RepoPattern]>) -> anyhow::Result<()> {
+        let json = patterns
+            .map(|p| serde_json::to_string(&p.iter().map(RepoPattern::as_str).collect::<Vec<_>>()))
+            .transpose()?;
+        self.store
+            .set_setting(SBOM_REFERRERS_SETTING, json.as_deref())
+            .await
+    }
+
+    /// The SBOM of one scanned manifest (of one `platform` of an index), generated
+    /// from the stored inventory; nothing is pushed into the repository.
+    pub async fn sbom(
+        &self,
+        repository: &RepositoryName,
+        digest: &Digest,
+        format: SbomFormat,
+        platform: Option<&str>,
+    ) -> Result<Value, SbomError> {
+        let Some((_, report)) = self.report(repository.as_str(), digest.as_ref()).await? else {
+            return Err(SbomError::NotScanned);
+        };
+        let platforms = report["platforms"].as_array().cloned().unwrap_or_default();
+        let chosen = match platform {
+            Some(want) => platforms
+                .iter()
+                .find(|p| p["platform"].as_str() == Some(want))
+                .ok_or_else(|| SbomError::UnknownPlatform(want.chars().take(64).collect()))?,
+            None => match platforms.as_slice() {
+                [only] => only,
+                [] => return Err(SbomError::NotScanned),
+                several => {
+                    return Err(SbomError::PlatformNeeded(
+                        several
+                            .iter()
+                            .filter_map(|p| p["platform"].as_str().map(str::to_owned))
+                            .collect(),
+                    ))
+                }
+            },
+        };
+        let manifest = chosen["manifest"].as_str().unwrap_or_default();
+        let parsed: Report =
+            serde_json::from_value(chosen.clone()).map_err(|e| SbomError::Internal(e.into()))?;
+        Ok(format.render(&parsed, &format!("{repository}@{manifest}")))
     }
 
     /// Queues a pushed manifest and wakes a worker.
@@ -315,12 +452,16 @@ impl ScanService {
         }
     }
 
-    /// Stores a scan's inventory and findings, and attaches its SBOMs to the image.
+    /// Stores a scan's inventory and findings, and attaches its SBOMs to the image
+    /// where the repository opted in.
     async fn finish(&self, mut result: ScanResult, generation: i64) -> anyhow::Result<()> {
         let repo = RepositoryName::parse(&result.repository)?;
-        for p in &result.platforms {
-            if let Err(e) = self.attach_sboms(&repo, p).await {
-                tracing::warn!(repository = %repo, manifest = %p.manifest, error = ?e, "attaching SBOMs");
+        let (patterns, _) = self.sbom_referrers().await?;
+        if patterns.iter().any(|p| p.matches(&repo)) {
+            for p in &result.platforms {
+                if let Err(e) = self.attach_sboms(&repo, p).await {
+                    tracing::warn!(repository = %repo, manifest = %p.manifest, error = ?e, "attaching SBOMs");
+                }
             }
         }
         // Stored: the inventory, and the findings as rows pointing into it.
@@ -360,10 +501,8 @@ impl ScanService {
             .await?;
         let empty = self.put_blob(repo, Bytes::from_static(b"{}")).await?;
         let named = format!("{}@{}", repo, subject);
-        for (artifact_type, doc) in [
-            (SBOM_TYPES[0], sbom::cyclonedx(&p.report, &named)),
-            (SBOM_TYPES[1], sbom::spdx(&p.report, &named)),
-        ] {
+        for format in [SbomFormat::CycloneDx, SbomFormat::Spdx] {
+            let (artifact_type, doc) = (format.media_type(), format.render(&p.report, &named));
             let body = Bytes::from(serde_json::to_vec(&doc)?);
             let size = body.len();
             let layer = self.put_blob(repo, body).await?;
@@ -425,7 +564,7 @@ impl ScanService {
             len: Some(len),
         };
         self.registry
-            .upload_monolithic(repo, &digest, chunk)
+            .upload_monolithic(repo, SCANNER_OWNER, &digest, chunk)
             .await?;
         Ok(digest)
     }
