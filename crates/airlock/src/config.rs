@@ -23,6 +23,8 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
     "require_2fa_for_privileged",
     "scan_workers",
+    "login_max_failures",
+    "login_lockout_secs",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,6 +62,11 @@ pub struct Config {
     /// The admin API can replace the list at run time.
     #[serde(default)]
     pub sbom_referrers: Vec<String>,
+    /// Failed password logins within 5 minutes, per client address and per user
+    /// name, before that address or name is locked out.
+    pub login_max_failures: u32,
+    /// How long such a lockout lasts.
+    pub login_lockout_secs: u64,
     /// Registry firewall: `[network]` with `default_action`, `allow`, `deny`,
     /// `trusted_proxies` (CIDR lists).
     #[serde(default)]
@@ -84,6 +91,8 @@ impl Default for Config {
             require_2fa_for_privileged: false,
             scan_workers: 1,
             sbom_referrers: Vec::new(),
+            login_max_failures: airlock_server::limiter::MAX_FAILURES,
+            login_lockout_secs: airlock_server::limiter::LOCKOUT.as_secs(),
             network: Default::default(),
         }
     }

@@ -6,6 +6,7 @@ use airlock_registry::{GcOptions, Registry};
 use airlock_server::accounts::Accounts;
 use airlock_server::audit::AuditLog;
 use airlock_server::directory::Directory;
+use airlock_server::limiter::LoginLimiter;
 use airlock_server::network::Firewall;
 use airlock_server::scanning::ScanService;
 use airlock_server::secrets::Sealer;
@@ -145,7 +146,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokens: Arc::new(tokens),
         accounts: Arc::new(Accounts::new(store.clone())),
         audit: AuditLog::start(store),
-        limiter: Arc::default(),
+        limiter: Arc::new(LoginLimiter::new(
+            config.login_max_failures,
+            Duration::from_secs(config.login_lockout_secs),
+        )),
         network: Arc::new(Firewall::new(config.network.clone())),
         scans,
         scheme: if tls { "https" } else { "http" },

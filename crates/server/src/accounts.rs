@@ -7,7 +7,6 @@
 //! re-read at most a second old on every request, so revocation, disabling and
 //! rotation take effect within a second.
 
-use crate::secrets::PasswordCheck;
 use airlock_access::{Identity, Principal, Scope};
 use airlock_storage::{AccessStore, ServiceTokenRecord};
 use std::net::IpAddr;
@@ -76,7 +75,6 @@ fn from_allowed_network(record: &ServiceTokenRecord, client: Option<IpAddr>) -> 
 
 pub struct Accounts {
     store: Arc<dyn AccessStore>,
-    check: PasswordCheck,
     rows: quick_cache::sync::Cache<String, (Option<ServiceTokenRecord>, Instant)>,
 }
 
@@ -92,7 +90,6 @@ impl Accounts {
     pub fn new(store: Arc<dyn AccessStore>) -> Self {
         Accounts {
             store,
-            check: PasswordCheck::default(),
             rows: quick_cache::sync::Cache::new(10_000),
         }
     }
@@ -113,27 +110,31 @@ impl Accounts {
         self.rows.remove(name);
     }
 
-    /// Checks `name:password`; the token's identity when it is valid and usable now.
-    pub async fn verify(
+    /// Whether a service token of that name exists (whatever its state), from the
+    /// freshness cache the checks use.
+    pub async fn is_token(&self, name: &str) -> bool {
+        valid_token_name(name) && matches!(self.row(name).await, Ok(Some(_)))
+    }
+
+    /// The usable token `name`, whose secret hashes a login may be checked against,
+    /// if it may be used from `client`.
+    pub async fn password_candidate(
         &self,
         name: &str,
         password: &str,
         client: Option<IpAddr>,
-    ) -> Option<Identity> {
+    ) -> Option<ServiceTokenRecord> {
         if !valid_token_name(name) || password.len() > 1024 {
             return None;
         }
         let row = self.row(name).await.ok()??;
-        if !usable(&row, now()) || !from_allowed_network(&row, client) {
-            return None;
-        }
-        for hash in row.password_hashes.iter().flatten() {
-            if self.check.matches(hash, password).await {
-                self.touch(name);
-                return Some(token_identity(&row));
-            }
-        }
-        None
+        (usable(&row, now()) && from_allowed_network(&row, client)).then_some(row)
+    }
+
+    /// The identity of the token `row` whose secret was just verified.
+    pub fn signed_in(&self, row: &ServiceTokenRecord) -> Identity {
+        self.touch(&row.name);
+        token_identity(row)
     }
 
     /// Whether a token named in an already issued JWT is still usable (revocation,
@@ -197,7 +198,7 @@ impl Accounts {
             }
         }
         let password = generate_password();
-        let hash = crate::auth::hash_password(&password)?;
+        let hash = crate::secrets::hash_secret(&password).await?;
         let created = now();
         let record = ServiceTokenRecord {
             name: name.to_owned(),
@@ -226,7 +227,7 @@ impl Accounts {
             return Err(AccountError::Invalid("password slot must be 1 or 2".into()));
         }
         let password = generate_password();
-        let hash = crate::auth::hash_password(&password)?;
+        let hash = crate::secrets::hash_secret(&password).await?;
         if !self
             .store
             .set_token_password(name, slot, Some(&hash))

@@ -11,6 +11,7 @@
 use crate::client_cert::ClientCertificate;
 use crate::directory::{PasswordLogin, PAT_PREFIX};
 use crate::error::ApiError;
+use crate::secrets::{Busy, PasswordCheck};
 use crate::AppState;
 use airlock_access::Identity;
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
@@ -76,6 +77,19 @@ pub enum Refused {
     /// so nothing learns which.
     Invalid,
     LockedOut(LockedOut),
+    /// Too many password checks running or waiting; nothing was checked.
+    Busy,
+}
+
+/// `429` for an attempt refused unchecked because password checks are saturated.
+pub fn busy_response() -> Response {
+    ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "TOOMANYREQUESTS",
+        "too many logins being checked; try again shortly",
+    )
+    .with_header(header::RETRY_AFTER, "1")
+    .into_response()
 }
 
 /// What a refused caller is told.
@@ -114,7 +128,11 @@ pub(crate) fn login_keys(user: &str, client_ip: &str) -> (String, [String; 2]) {
 }
 
 /// Who is calling, if the `Authorization` header proves it. Password attempts are
-/// rate limited per client address and per user name.
+/// rate limited per client address and, for user names, per name: an attempt takes
+/// its place under both before anything is checked (see [`crate::limiter`]). Machine
+/// credentials — service tokens and personal access tokens, whose secrets are
+/// random and long — are limited per address only, so nobody can lock a CI system
+/// out by guessing at its name.
 pub async fn authenticate(
     state: &AppState,
     authorization: &str,
@@ -122,26 +140,28 @@ pub async fn authenticate(
     door: Door,
 ) -> Result<Caller, Refused> {
     let client = client_ip.parse().ok();
-    let caller = if let Some((user, _)) = decode_basic(authorization) {
+    let caller = if let Some((user, password)) = decode_basic(authorization) {
         let (user_key, keys) = login_keys(&user, client_ip);
-        if let Some(retry_after) = state.limiter.locked(&keys) {
-            return Err(Refused::LockedOut(LockedOut { retry_after }));
-        }
+        let machine = password.starts_with(PAT_PREFIX) || state.accounts.is_token(&user).await;
+        let keys: &[String] = if machine { &keys[..1] } else { &keys };
+        let attempt = state
+            .limiter
+            .reserve(keys)
+            .map_err(|retry_after| Refused::LockedOut(LockedOut { retry_after }))?;
         let caller = check_credentials(state, authorization, client, door).await;
         match &caller {
-            Some(_) => state.limiter.succeeded(&user_key),
-            None => state.limiter.failed(&keys),
+            Ok(_) => attempt.succeeded(&user_key),
+            Err(Refused::Invalid) => attempt.failed(),
+            Err(_) => drop(attempt),
         }
         caller
     } else {
         check_credentials(state, authorization, client, door).await
     };
-    caller
-        .map(|mut c| {
-            c.client_ip = client_ip.to_owned();
-            c
-        })
-        .ok_or(Refused::Invalid)
+    caller.map(|mut c| {
+        c.client_ip = client_ip.to_owned();
+        c
+    })
 }
 
 fn caller(identity: Identity, via_token: bool) -> Caller {
@@ -158,58 +178,111 @@ async fn check_credentials(
     authorization: &str,
     client: Option<std::net::IpAddr>,
     door: Door,
-) -> Option<Caller> {
+) -> Result<Caller, Refused> {
     if let Some(token) = authorization
         .strip_prefix("Bearer ")
         .or_else(|| authorization.strip_prefix("bearer "))
     {
-        let token = token.trim();
-        if door == Door::Admin {
-            if let Ok(user) = state.tokens.verify_session(token) {
-                if !state.directory.subject_usable(&user, client).await {
-                    return None;
-                }
-                let identity = state.directory.policy().await.user_identity(&user);
-                return Some(caller(identity, false));
-            }
-        }
-        let claims = state.tokens.verify(token).ok()?;
-        // A JWT dies with what it was issued to: a revoked, disabled or expired
-        // service token, personal access token or user stops working within a
-        // second, whatever the JWT's own expiry.
-        let usable = match claims.sub.strip_prefix("token:") {
-            Some(name) => state.accounts.still_usable(name, client).await,
-            None => state.directory.subject_usable(&claims.sub, client).await,
-        };
-        if !usable {
-            return None;
-        }
-        let identity = Identity {
-            name: claims.sub,
-            principals: Vec::new(),
-            grants: claims.access.iter().filter_map(|a| a.to_scope()).collect(),
-            limit: None,
-        };
-        return Some(caller(identity, true));
+        return bearer_caller(state, token.trim(), client, door)
+            .await
+            .ok_or(Refused::Invalid);
     }
-    let (user, password) = decode_basic(authorization)?;
+    let (user, password) = decode_basic(authorization).ok_or(Refused::Invalid)?;
     if password.starts_with(PAT_PREFIX) {
-        let identity = state.directory.pat_login(&user, &password, client).await?;
-        return Some(caller(identity, false));
+        return match state.directory.pat_login(&user, &password, client).await {
+            Ok(Some(identity)) => Ok(caller(identity, false)),
+            Ok(None) => Err(Refused::Invalid),
+            Err(Busy) => Err(Refused::Busy),
+        };
     }
-    if let Some(identity) = state.accounts.verify(&user, &password, client).await {
-        return Some(caller(identity, false));
+    password_caller(state, &user, &password, client, door).await
+}
+
+/// A name may be a service token's or a user's (or both). Every hash the password
+/// may match is verified in one go, side by side; a name that is neither is verified
+/// against a dummy hash. So a wrong password costs one verification whatever the name
+/// is — a user's, a token's, or nobody's — and the time taken does not tell them
+/// apart. (A token in the middle of a rotation, with two secrets, and a name that is
+/// both a token's and a user's cost one more.)
+async fn password_caller(
+    state: &AppState,
+    user: &str,
+    password: &str,
+    client: Option<std::net::IpAddr>,
+    door: Door,
+) -> Result<Caller, Refused> {
+    let token = state
+        .accounts
+        .password_candidate(user, password, client)
+        .await;
+    let account = state.directory.password_candidate(user).await;
+    let token_hashes: Vec<&str> = token
+        .iter()
+        .flat_map(|t| t.password_hashes.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    let mut candidates: Vec<Option<&str>> = token_hashes.iter().map(|h| Some(*h)).collect();
+    if account.is_some() || token.is_none() {
+        candidates.push(account.as_ref().map(|a| a.password_hash.as_str()));
     }
-    match state.directory.password_login(&user, &password).await {
-        PasswordLogin::Ok(identity) => Some(caller(identity, false)),
-        PasswordLogin::MustEnrol(identity) if door == Door::Admin => Some(Caller {
+    let matched = match PasswordCheck::default()
+        .first_match(&candidates, password)
+        .await
+    {
+        Ok(Some(i)) => i,
+        Ok(None) => return Err(Refused::Invalid),
+        Err(Busy) => return Err(Refused::Busy),
+    };
+    if let (Some(token), true) = (&token, matched < token_hashes.len()) {
+        return Ok(caller(state.accounts.signed_in(token), false));
+    }
+    let Some(account) = account else {
+        return Err(Refused::Invalid);
+    };
+    match state.directory.password_accepted(&account).await {
+        PasswordLogin::Ok(identity) => Ok(caller(identity, false)),
+        PasswordLogin::MustEnrol(identity) if door == Door::Admin => Ok(Caller {
             must_enrol: true,
             ..caller(identity, false)
         }),
-        PasswordLogin::MustEnrol(_)
-        | PasswordLogin::SecondFactorRequired
-        | PasswordLogin::Refused => None,
+        _ => Err(Refused::Invalid),
     }
+}
+
+/// The caller a Bearer token names: a registry JWT, or on the admin API a session.
+async fn bearer_caller(
+    state: &AppState,
+    token: &str,
+    client: Option<std::net::IpAddr>,
+    door: Door,
+) -> Option<Caller> {
+    if door == Door::Admin {
+        if let Ok(user) = state.tokens.verify_session(token) {
+            if !state.directory.subject_usable(&user, client).await {
+                return None;
+            }
+            let identity = state.directory.policy().await.user_identity(&user);
+            return Some(caller(identity, false));
+        }
+    }
+    let claims = state.tokens.verify(token).ok()?;
+    // A JWT dies with what it was issued to: a revoked, disabled or expired
+    // service token, personal access token or user stops working within a
+    // second, whatever the JWT's own expiry.
+    let usable = match claims.sub.strip_prefix("token:") {
+        Some(name) => state.accounts.still_usable(name, client).await,
+        None => state.directory.subject_usable(&claims.sub, client).await,
+    };
+    if !usable {
+        return None;
+    }
+    let identity = Identity {
+        name: claims.sub,
+        principals: Vec::new(),
+        grants: claims.access.iter().filter_map(|a| a.to_scope()).collect(),
+        limit: None,
+    };
+    Some(caller(identity, true))
 }
 
 /// `WWW-Authenticate` for the token flow, naming the scope the request needs.
@@ -291,6 +364,7 @@ async fn gate(state: AppState, req: Request, next: Next, door: Door) -> Response
                     .await;
                 return locked.response();
             }
+            Err(Refused::Busy) => return busy_response(),
             Err(Refused::Invalid) => Some(value),
         },
     };

@@ -8,7 +8,7 @@
 //! server sharing the database.
 
 use crate::second_factor;
-use crate::secrets::{self, PasswordCheck, Sealer};
+use crate::secrets::{self, Busy, PasswordCheck, Sealer};
 use airlock_access::{ActionSet, Binding, Identity, Principal, RepoPattern, Role, Scope};
 use airlock_storage::{
     BindingRecord, DirectoryStore, PatRecord, RoleRecord, TotpUpdate, UserRecord,
@@ -181,6 +181,8 @@ pub enum PasswordLogin {
     /// they may do nothing but enrol.
     MustEnrol(Identity),
     Refused,
+    /// Too many password checks running or waiting: nothing was checked.
+    Busy,
 }
 
 /// A secret shown once: a generated password or a new personal access token.
@@ -342,20 +344,36 @@ impl Directory {
 
     // ---- authentication ----
 
+    /// The enabled user `name`, whose password hash a login may be checked against.
+    pub async fn password_candidate(&self, name: &str) -> Option<UserRecord> {
+        self.user_row(name).await.filter(|r| r.enabled)
+    }
+
     /// Checks a user's password (not a personal access token).
+    /// An unknown or disabled user is checked against a dummy hash, so the time taken
+    /// does not tell which names exist.
     pub async fn password_login(&self, user: &str, password: &str) -> PasswordLogin {
-        let Some(row) = self.user_row(user).await else {
-            return PasswordLogin::Refused;
-        };
-        if !row.enabled || !self.check.matches(&row.password_hash, password).await {
-            return PasswordLogin::Refused;
+        let row = self.password_candidate(user).await;
+        let hash = row.as_ref().map(|r| r.password_hash.as_str());
+        match self.check.first_match(&[hash], password).await {
+            Err(Busy) => PasswordLogin::Busy,
+            Ok(None) => PasswordLogin::Refused,
+            Ok(Some(_)) => match row {
+                Some(row) => self.password_accepted(&row).await,
+                None => PasswordLogin::Refused,
+            },
         }
+    }
+
+    /// What a right password of the user `row` gets: a second factor to give, an
+    /// enrolment to make first, or in.
+    pub async fn password_accepted(&self, row: &UserRecord) -> PasswordLogin {
         if row.totp_confirmed {
             return PasswordLogin::SecondFactorRequired;
         }
         let policy = self.policy().await;
-        let identity = policy.user_identity(user);
-        if self.mandatory_2fa && policy.privileged(user) {
+        let identity = policy.user_identity(&row.name);
+        if self.mandatory_2fa && policy.privileged(&row.name) {
             return PasswordLogin::MustEnrol(identity);
         }
         PasswordLogin::Ok(identity)
@@ -426,28 +444,35 @@ impl Directory {
         user: &str,
         token: &str,
         client: Option<IpAddr>,
-    ) -> Option<Identity> {
-        let id = pat_id(token)?;
-        let row = self.pat_row(id).await?;
-        if row.user != user || !self.pat_usable(&row, client).await {
-            return None;
+    ) -> std::result::Result<Option<Identity>, Busy> {
+        let row = match pat_id(token) {
+            Some(id) => self.pat_row(id).await,
+            None => None,
+        };
+        let row = match row {
+            Some(r) if r.user == user && self.pat_usable(&r, client).await => Some(r),
+            _ => None,
+        };
+        // Both secret slots side by side; an unknown token against a dummy hash.
+        let candidates: Vec<Option<&str>> = match &row {
+            Some(r) => std::iter::once(&r.password_hash)
+                .chain(r.password2_hash.as_ref())
+                .map(|h| Some(h.as_str()))
+                .collect(),
+            None => vec![None],
+        };
+        if self.check.first_match(&candidates, token).await?.is_none() {
+            return Ok(None);
         }
-        let mut matched = false;
-        for hash in std::iter::once(&row.password_hash).chain(row.password2_hash.as_ref()) {
-            if self.check.matches(hash, token).await {
-                matched = true;
-                break;
-            }
-        }
-        if !matched {
-            return None;
-        }
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id = row.id.clone();
         let store = self.store.clone();
-        let id = id.to_owned();
         tokio::spawn(async move {
             let _ = store.touch_pat(&id, now()).await;
         });
-        Some(self.pat_identity(&row).await)
+        Ok(Some(self.pat_identity(&row).await))
     }
 
     async fn pat_usable(&self, row: &PatRecord, client: Option<IpAddr>) -> bool {
@@ -514,7 +539,7 @@ impl Directory {
         };
         let record = UserRecord {
             name: name.to_owned(),
-            password_hash: crate::auth::hash_password(&password)?,
+            password_hash: secrets::hash_secret(&password).await?,
             enabled: true,
             created_at: now(),
             totp_secret: None,
@@ -547,7 +572,7 @@ impl Directory {
 
     pub async fn set_password(&self, name: &str, password: &str) -> Result<()> {
         check_password(password)?;
-        let hash = crate::auth::hash_password(password)?;
+        let hash = secrets::hash_secret(password).await?;
         if !self.store.set_user_password(name, &hash).await? {
             return Err(DirectoryError::NotFound(format!("user {name:?}")));
         }
@@ -556,10 +581,14 @@ impl Directory {
     }
 
     /// Whether `password` is the user's current password (for self-service changes).
-    pub async fn password_matches(&self, name: &str, password: &str) -> bool {
+    pub async fn password_matches(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> std::result::Result<bool, Busy> {
         match self.store.user(name).await {
             Ok(Some(u)) => self.check.matches(&u.password_hash, password).await,
-            _ => false,
+            _ => Ok(false),
         }
     }
 
@@ -821,7 +850,7 @@ impl Directory {
             name: name.to_owned(),
             scopes,
             expires_at: expires_in_secs.map(|e| created.saturating_add(e)),
-            password_hash: crate::auth::hash_password(&token)?,
+            password_hash: secrets::hash_secret(&token).await?,
             password2_hash: None,
             enabled: true,
             allowed_cidrs,
@@ -872,7 +901,7 @@ impl Directory {
         }
         let pat = self.own_pat(user, id).await?;
         let token = format!("{PAT_PREFIX}{id}_{}", secrets::generate(PAT_SECRET_LEN));
-        let hash = crate::auth::hash_password(&token)?;
+        let hash = secrets::hash_secret(&token).await?;
         self.store.set_pat_secret(id, slot, Some(&hash)).await?;
         self.pats.remove(id);
         Ok(Shown {
@@ -1106,10 +1135,10 @@ mod tests {
             .unwrap();
         let token = shown.token.unwrap();
         assert!(
-            d.pat_login("bob", &token, None).await.is_none(),
+            d.pat_login("bob", &token, None).await.unwrap().is_none(),
             "another user"
         );
-        let id = d.pat_login("alice", &token, None).await.unwrap();
+        let id = d.pat_login("alice", &token, None).await.unwrap().unwrap();
         let policy = d.policy().await;
         let repo = RepositoryName::parse("team/app").unwrap();
         let can = |a| authorize(&id, &policy.bindings, a, Target::Repository(&repo)).allowed;
@@ -1122,25 +1151,29 @@ mod tests {
         d.set_pat_enabled("alice", shown.id.as_deref().unwrap(), false)
             .await
             .unwrap();
-        assert!(d.pat_login("alice", &token, None).await.is_none());
+        assert!(d.pat_login("alice", &token, None).await.unwrap().is_none());
         assert!(!d.subject_usable(&id.name, None).await);
-        assert!(d.pat_login("alice", "alp_short_x", None).await.is_none());
+        assert!(d
+            .pat_login("alice", "alp_short_x", None)
+            .await
+            .unwrap()
+            .is_none());
 
         // Two secrets: rotate slot 2, both work; replace slot 1, the old one stops.
         let id = shown.id.as_deref().unwrap();
         d.set_pat_enabled("alice", id, true).await.unwrap();
         let second = d.rotate_pat("alice", id, 2).await.unwrap().token.unwrap();
-        assert!(d.pat_login("alice", &token, None).await.is_some());
-        assert!(d.pat_login("alice", &second, None).await.is_some());
+        assert!(d.pat_login("alice", &token, None).await.unwrap().is_some());
+        assert!(d.pat_login("alice", &second, None).await.unwrap().is_some());
         let first = d.rotate_pat("alice", id, 1).await.unwrap().token.unwrap();
         assert!(
-            d.pat_login("alice", &token, None).await.is_none(),
+            d.pat_login("alice", &token, None).await.unwrap().is_none(),
             "replaced"
         );
-        assert!(d.pat_login("alice", &first, None).await.is_some());
+        assert!(d.pat_login("alice", &first, None).await.unwrap().is_some());
         d.clear_pat_secret("alice", id).await.unwrap();
         assert!(
-            d.pat_login("alice", &second, None).await.is_none(),
+            d.pat_login("alice", &second, None).await.unwrap().is_none(),
             "cleared"
         );
         assert!(d.rotate_pat("bob", id, 1).await.is_err(), "not bob's");

@@ -173,6 +173,7 @@ async fn login(state: &AppState, basic: &str, client_ip: &str) -> Result<Caller,
     match auth::authenticate(state, basic, client_ip, Door::Registry).await {
         Ok(c) => Ok(c),
         Err(Refused::LockedOut(locked)) => Err(locked.response()),
+        Err(Refused::Busy) => Err(auth::busy_response()),
         Err(Refused::Invalid) => {
             let who = auth::decode_basic(basic)
                 .map(|(u, _)| auth::shown_user(&u))

@@ -46,6 +46,26 @@ impl TestServer {
         Self::start_full(data_dir, &["--listen", "127.0.0.1:0"], env).await
     }
 
+    /// Starts a server with a new data directory and this configuration file; the
+    /// directory lives as long as the returned guard.
+    pub async fn start_with_config(config: &str) -> (TestServer, tempfile::TempDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("airlock.toml");
+        std::fs::write(&file, config).unwrap();
+        let s = Self::start_full(
+            &tmp.path().join("data"),
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+                file.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .await;
+        (s, tmp)
+    }
+
     /// Starts `airlock serve <args> --data-dir <dir>` with extra environment.
     pub async fn start_full(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> TestServer {
         let mut cmd = Command::new(airlock_bin());
@@ -89,6 +109,11 @@ impl TestServer {
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: the process gets no chance to clean up.

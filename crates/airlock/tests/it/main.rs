@@ -4,6 +4,7 @@
 mod harness;
 mod network;
 
+mod attacks;
 mod audit;
 mod bad_input;
 mod cli;

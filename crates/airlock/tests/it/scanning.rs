@@ -412,20 +412,7 @@ async fn scan_images_in_a_registry_and_move_advisory_snapshots() {
 /// scanned image is still served by the scan API.
 #[tokio::test]
 async fn sbom_referrers_are_opt_in_and_sboms_are_served_without_them() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("airlock.toml");
-    std::fs::write(&config, "sbom_referrers = [\"cfg/**\"]\n").unwrap();
-    let s = TestServer::start_full(
-        &tmp.path().join("data"),
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let (s, _tmp) = TestServer::start_with_config("sbom_referrers = [\"cfg/**\"]\n").await;
     let l = layer(&[
         ("etc/os-release", b"ID=alpine\nVERSION_ID=3.11.6\n"),
         ("lib/apk/db/installed", b"P:musl\nV:1.1.15-r3\no:musl\n\n"),

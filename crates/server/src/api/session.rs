@@ -31,9 +31,10 @@ pub async fn login(
 ) -> Response {
     let ip = client.to_string();
     let (user_key, keys) = crate::auth::login_keys(&req.user, &ip);
-    if let Some(retry_after) = state.limiter.locked(&keys) {
-        return LockedOut { retry_after }.response();
-    }
+    let attempt = match state.limiter.reserve(&keys) {
+        Ok(a) => a,
+        Err(retry_after) => return LockedOut { retry_after }.response(),
+    };
     let outcome = state
         .directory
         .interactive_login(&req.user, &req.password, req.code.as_deref())
@@ -44,6 +45,7 @@ pub async fn login(
         PasswordLogin::SecondFactorRequired if req.code.is_some() => (false, "wrong second factor"),
         PasswordLogin::SecondFactorRequired => (false, "second factor required"),
         PasswordLogin::Refused => (false, "invalid credentials"),
+        PasswordLogin::Busy => return crate::auth::busy_response(),
     };
     let who = crate::auth::shown_user(&req.user);
     state
@@ -52,7 +54,7 @@ pub async fn login(
         .await;
     match outcome {
         PasswordLogin::Ok(identity) => {
-            state.limiter.succeeded(&user_key);
+            attempt.succeeded(&user_key);
             match state.tokens.issue_session(&identity.name) {
                 Ok(token) => (
                     [(header::CACHE_CONTROL, "no-store")],
@@ -64,6 +66,7 @@ pub async fn login(
         }
         PasswordLogin::SecondFactorRequired if req.code.is_none() => {
             // The password was right: no failure to count, but no session either.
+            drop(attempt);
             error(
                 StatusCode::UNAUTHORIZED,
                 "second factor required: give a code",
@@ -71,7 +74,7 @@ pub async fn login(
         }
         PasswordLogin::MustEnrol(_) => error(StatusCode::FORBIDDEN, super::ENROL_FIRST),
         _ => {
-            state.limiter.failed(&keys);
+            attempt.failed();
             error(StatusCode::UNAUTHORIZED, "invalid credentials")
         }
     }

@@ -190,14 +190,30 @@ async fn set_password(
     Path(name): Path<String>,
     Json(req): Json<NewPassword>,
 ) -> Response {
-    let run = async {
-        if caller.identity.name == name {
-            let current = req.current_password.as_deref().unwrap_or("");
-            if !state.directory.password_matches(&name, current).await {
-                return Err(DirectoryError::Invalid(
-                    "the current password is wrong".into(),
-                ));
+    // Changing one's own password proves the current one: a wrong one is a failed
+    // login, counted and locked out like any other.
+    let mut wrong_current = false;
+    if caller.identity.name == name {
+        let (user_key, keys) = crate::auth::login_keys(&name, &caller.client_ip);
+        let attempt = match state.limiter.reserve(&keys) {
+            Ok(a) => a,
+            Err(retry_after) => return crate::auth::LockedOut { retry_after }.response(),
+        };
+        let current = req.current_password.as_deref().unwrap_or("");
+        match state.directory.password_matches(&name, current).await {
+            Ok(true) => attempt.succeeded(&user_key),
+            Ok(false) => {
+                attempt.failed();
+                wrong_current = true;
             }
+            Err(crate::secrets::Busy) => return crate::auth::busy_response(),
+        }
+    }
+    let run = async {
+        if wrong_current {
+            return Err(DirectoryError::Invalid(
+                "the current password is wrong".into(),
+            ));
         }
         state.directory.set_password(&name, &req.password).await
     };
