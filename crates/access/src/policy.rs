@@ -135,6 +135,10 @@ pub struct Identity {
     /// (a personal access token narrows its user; a Docker token carries what was
     /// granted at issue).
     pub limit: Option<Vec<Scope>>,
+    /// The scopes of the Bearer token the request came with, when it came with one:
+    /// nothing outside them is allowed either. With `limit`, a request gets at most
+    /// the token's scopes ∩ what its subject may do now.
+    pub issued: Option<Vec<Scope>>,
 }
 
 /// What a decision is about: one repository, or the registry as a whole.
@@ -187,7 +191,7 @@ pub fn authorize(
         Target::Repository(r) => format!("{action} on {r}"),
         Target::Registry => format!("{action} on the registry"),
     };
-    if let Some(limit) = &identity.limit {
+    for limit in [&identity.limit, &identity.issued].into_iter().flatten() {
         if !limit.iter().any(|s| scope_grants(s, action, target)) {
             return Decision {
                 allowed: false,
@@ -342,12 +346,40 @@ mod tests {
     }
 
     #[test]
+    fn a_bearer_token_grants_at_most_its_scopes_and_the_subjects_current_rights() {
+        let bindings = vec![Binding {
+            principal: Principal::User("alice".into()),
+            pattern: RepoPattern::parse("team/*").unwrap(),
+            role: Role::built_in("contributor").unwrap(),
+        }];
+        let alice = Identity {
+            issued: Some(vec![Scope::parse("repository:team/app:pull,push").unwrap()]),
+            ..user("alice")
+        };
+        let app = repo("team/app");
+        assert!(authorize(&alice, &bindings, Action::Push, Target::Repository(&app)).allowed);
+        // Outside the token's scopes, though alice may.
+        assert!(
+            !authorize(
+                &alice,
+                &bindings,
+                Action::Push,
+                Target::Repository(&repo("team/lib"))
+            )
+            .allowed
+        );
+        // Inside the token's scopes, but alice may no longer (her role was unbound).
+        assert!(!authorize(&alice, &[], Action::Push, Target::Repository(&app)).allowed);
+    }
+
+    #[test]
     fn service_token_scopes() {
         let ci = Identity {
             name: "ci".into(),
             principals: vec![Principal::Token("ci".into())],
             grants: vec![Scope::parse("repository:ci/*:pull,push").unwrap()],
             limit: None,
+            issued: None,
         };
         assert!(authorize(&ci, &[], Action::Push, Target::Repository(&repo("ci/app"))).allowed);
         assert!(

@@ -112,6 +112,9 @@ pub enum PatCommand {
         /// Whose token (administrators only; default: you).
         #[arg(long)]
         user: Option<String>,
+        /// A current TOTP or recovery code: required when you have a second factor.
+        #[arg(long)]
+        code: Option<String>,
     },
     List {
         #[arg(long)]
@@ -635,10 +638,11 @@ pub async fn pats(conn: Connection, cmd: PatCommand) -> anyhow::Result<()> {
             expires,
             allow_cidrs,
             user,
+            code,
         } => {
             let user = c.user_or_me(user).await?;
             let body = json!({"name": name, "scopes": scopes, "expires_in_secs": expires,
-                "allowed_cidrs": cidrs_or_none(allow_cidrs)});
+                "allowed_cidrs": cidrs_or_none(allow_cidrs), "code": code});
             let v = c
                 .call(Method::POST, &format!("/users/{user}/pats"), Some(body))
                 .await?;

@@ -25,6 +25,8 @@ const ENV_KEYS: &[&str] = &[
     "scan_workers",
     "login_max_failures",
     "login_lockout_secs",
+    "pat_max_lifetime_secs",
+    "pat_allow_non_expiring",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +69,12 @@ pub struct Config {
     pub login_max_failures: u32,
     /// How long such a lockout lasts.
     pub login_lockout_secs: u64,
+    /// The longest life of a personal access token, and what one created without an
+    /// expiry gets (1 year).
+    pub pat_max_lifetime_secs: i64,
+    /// Allow personal access tokens that never expire (asked for without an expiry).
+    #[serde(default)]
+    pub pat_allow_non_expiring: bool,
     /// Registry firewall: `[network]` with `default_action`, `allow`, `deny`,
     /// `trusted_proxies` (CIDR lists).
     #[serde(default)]
@@ -93,6 +101,8 @@ impl Default for Config {
             sbom_referrers: Vec::new(),
             login_max_failures: airlock_server::limiter::MAX_FAILURES,
             login_lockout_secs: airlock_server::limiter::LOCKOUT.as_secs(),
+            pat_max_lifetime_secs: airlock_server::directory::PatLifetime::default().max_secs,
+            pat_allow_non_expiring: false,
             network: Default::default(),
         }
     }

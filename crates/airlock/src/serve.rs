@@ -5,7 +5,7 @@ use crate::config::Config;
 use airlock_registry::{GcOptions, Registry};
 use airlock_server::accounts::Accounts;
 use airlock_server::audit::AuditLog;
-use airlock_server::directory::Directory;
+use airlock_server::directory::{Directory, PatLifetime};
 use airlock_server::limiter::LoginLimiter;
 use airlock_server::network::Firewall;
 use airlock_server::scanning::ScanService;
@@ -123,7 +123,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sealer = Sealer::new(&key_file(&config.data_dir, SECRETS_KEY_FILE, || {
         Ok(Sealer::generate_key().to_vec())
     })?)?;
-    let directory = Directory::new(store.clone(), sealer, config.require_2fa_for_privileged);
+    let directory = Directory::new(store.clone(), sealer, config.require_2fa_for_privileged)
+        .with_pat_lifetime(PatLifetime {
+            max_secs: config.pat_max_lifetime_secs.max(1),
+            allow_non_expiring: config.pat_allow_non_expiring,
+        });
     directory
         .bootstrap_admin(|| initial_admin_hash(&config.data_dir))
         .await?;

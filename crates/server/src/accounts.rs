@@ -7,6 +7,7 @@
 //! re-read at most a second old on every request, so revocation, disabling and
 //! rotation take effect within a second.
 
+use crate::token::Stamp;
 use airlock_access::{Identity, Principal, Scope};
 use airlock_storage::{AccessStore, ServiceTokenRecord};
 use std::net::IpAddr;
@@ -61,6 +62,15 @@ pub fn token_identity(record: &ServiceTokenRecord) -> Identity {
             .filter_map(|s| Scope::parse(s).ok())
             .collect(),
         limit: None,
+        issued: None,
+    }
+}
+
+/// The credential stamp of a token as stored now.
+pub fn token_stamp(record: &ServiceTokenRecord) -> Stamp {
+    Stamp {
+        uid: record.uid.clone(),
+        gen: record.generation,
     }
 }
 
@@ -162,9 +172,13 @@ impl Accounts {
     }
 
     /// The identity of a usable token, for refresh grants.
-    pub async fn identity(&self, name: &str) -> Option<Identity> {
+    /// The token `name` as it is now — its identity and credential stamp — if it is
+    /// usable, from `client`.
+    pub async fn subject(&self, name: &str, client: Option<IpAddr>) -> Option<(Identity, Stamp)> {
         match self.row(name).await {
-            Ok(Some(row)) if usable(&row, now()) => Some(token_identity(&row)),
+            Ok(Some(row)) if usable(&row, now()) && from_allowed_network(&row, client) => {
+                Some((token_identity(&row), token_stamp(&row)))
+            }
             _ => None,
         }
     }
@@ -202,6 +216,8 @@ impl Accounts {
         let created = now();
         let record = ServiceTokenRecord {
             name: name.to_owned(),
+            uid: crate::token::new_uid(),
+            generation: 0,
             scopes,
             expires_at: expires_in_secs.map(|e| created.saturating_add(e)),
             password_hashes: [Some(hash), None],

@@ -12,6 +12,7 @@ use crate::client_cert::ClientCertificate;
 use crate::directory::{PasswordLogin, PAT_PREFIX};
 use crate::error::ApiError;
 use crate::secrets::{Busy, PasswordCheck};
+use crate::token::{Claims, Stamp};
 use crate::AppState;
 use airlock_access::Identity;
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
@@ -60,6 +61,9 @@ pub struct Caller {
     /// Policy requires this user to enrol a second factor before anything else: the
     /// admin API lets them do only that, the registry API nothing.
     pub must_enrol: bool,
+    /// The credential this caller proved, and its generation: what tokens and
+    /// sessions issued to the caller carry.
+    pub stamp: Stamp,
 }
 
 /// Which door a request came through: the registry API (and `/token`) or the admin
@@ -164,13 +168,39 @@ pub async fn authenticate(
     })
 }
 
-fn caller(identity: Identity, via_token: bool) -> Caller {
+fn caller(identity: Identity, stamp: Stamp, via_token: bool) -> Caller {
     Caller {
         identity,
         client_ip: String::new(),
         via_token,
         must_enrol: false,
+        stamp,
     }
+}
+
+/// The principal a token, refresh token or session names (`sub`: `token:NAME`,
+/// `USER/pat:ID` or `USER`) as it is now: its identity and credential stamp, if it is
+/// still usable from `client`.
+pub async fn current_subject(
+    state: &AppState,
+    sub: &str,
+    client: Option<std::net::IpAddr>,
+) -> Option<(Identity, Stamp)> {
+    match sub.strip_prefix("token:") {
+        Some(name) => state.accounts.subject(name, client).await,
+        None => state.directory.subject(sub, client).await,
+    }
+}
+
+/// The principal `claims` were issued to, if it still has the immutable id and the
+/// credential generation they carry (tokens without a stamp are refused).
+pub async fn stamped_subject(
+    state: &AppState,
+    claims: &Claims,
+    client: Option<std::net::IpAddr>,
+) -> Option<(Identity, Stamp)> {
+    let (identity, stamp) = current_subject(state, &claims.sub, client).await?;
+    (claims.cred.as_ref() == Some(&stamp)).then_some((identity, stamp))
 }
 
 async fn check_credentials(
@@ -190,7 +220,7 @@ async fn check_credentials(
     let (user, password) = decode_basic(authorization).ok_or(Refused::Invalid)?;
     if password.starts_with(PAT_PREFIX) {
         return match state.directory.pat_login(&user, &password, client).await {
-            Ok(Some(identity)) => Ok(caller(identity, false)),
+            Ok(Some((identity, stamp))) => Ok(caller(identity, stamp, false)),
             Ok(None) => Err(Refused::Invalid),
             Err(Busy) => Err(Refused::Busy),
         };
@@ -234,22 +264,27 @@ async fn password_caller(
         Err(Busy) => return Err(Refused::Busy),
     };
     if let (Some(token), true) = (&token, matched < token_hashes.len()) {
-        return Ok(caller(state.accounts.signed_in(token), false));
+        let stamp = crate::accounts::token_stamp(token);
+        return Ok(caller(state.accounts.signed_in(token), stamp, false));
     }
     let Some(account) = account else {
         return Err(Refused::Invalid);
     };
+    let stamp = crate::directory::user_stamp(&account);
     match state.directory.password_accepted(&account).await {
-        PasswordLogin::Ok(identity) => Ok(caller(identity, false)),
+        PasswordLogin::Ok(identity) => Ok(caller(identity, stamp, false)),
         PasswordLogin::MustEnrol(identity) if door == Door::Admin => Ok(Caller {
             must_enrol: true,
-            ..caller(identity, false)
+            ..caller(identity, stamp, false)
         }),
         _ => Err(Refused::Invalid),
     }
 }
 
 /// The caller a Bearer token names: a registry JWT, or on the admin API a session.
+/// Either is good only while its subject still has the id and credential generation
+/// it was issued for; a JWT then grants at most its scopes ∩ what the subject may do
+/// now, so a role unbound or a group left takes effect at once, not when it expires.
 async fn bearer_caller(
     state: &AppState,
     token: &str,
@@ -257,32 +292,18 @@ async fn bearer_caller(
     door: Door,
 ) -> Option<Caller> {
     if door == Door::Admin {
-        if let Ok(user) = state.tokens.verify_session(token) {
-            if !state.directory.subject_usable(&user, client).await {
+        if let Ok(claims) = state.tokens.verify_session(token) {
+            if claims.sub.starts_with("token:") || claims.sub.contains("/pat:") {
                 return None;
             }
-            let identity = state.directory.policy().await.user_identity(&user);
-            return Some(caller(identity, false));
+            let (identity, stamp) = stamped_subject(state, &claims, client).await?;
+            return Some(caller(identity, stamp, false));
         }
     }
     let claims = state.tokens.verify(token).ok()?;
-    // A JWT dies with what it was issued to: a revoked, disabled or expired
-    // service token, personal access token or user stops working within a
-    // second, whatever the JWT's own expiry.
-    let usable = match claims.sub.strip_prefix("token:") {
-        Some(name) => state.accounts.still_usable(name, client).await,
-        None => state.directory.subject_usable(&claims.sub, client).await,
-    };
-    if !usable {
-        return None;
-    }
-    let identity = Identity {
-        name: claims.sub,
-        principals: Vec::new(),
-        grants: claims.access.iter().filter_map(|a| a.to_scope()).collect(),
-        limit: None,
-    };
-    Some(caller(identity, true))
+    let (mut identity, stamp) = stamped_subject(state, &claims, client).await?;
+    identity.issued = Some(claims.access.iter().filter_map(|a| a.to_scope()).collect());
+    Some(caller(identity, stamp, true))
 }
 
 /// `WWW-Authenticate` for the token flow, naming the scope the request needs.
@@ -426,9 +447,11 @@ pub(crate) async fn certificate_caller(
         Some(identity) => identity,
         None => state.directory.certificate_login(name).await?,
     };
+    // Tokens issued to a certificate holder carry the credential as it is now.
+    let (_, stamp) = current_subject(state, &identity.name, client).await?;
     Some(Caller {
         client_ip: client_ip.to_owned(),
-        ..caller(identity, false)
+        ..caller(identity, stamp, false)
     })
 }
 

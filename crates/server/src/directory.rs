@@ -9,6 +9,7 @@
 
 use crate::second_factor;
 use crate::secrets::{self, Busy, PasswordCheck, Sealer};
+use crate::token::Stamp;
 use airlock_access::{ActionSet, Binding, Identity, Principal, RepoPattern, Role, Scope};
 use airlock_storage::{
     BindingRecord, DirectoryStore, PatRecord, RoleRecord, TotpUpdate, UserRecord,
@@ -166,6 +167,7 @@ impl Policy {
             principals: self.principals(user),
             grants: Vec::new(),
             limit: None,
+            issued: None,
         }
     }
 }
@@ -207,6 +209,25 @@ pub struct Directory {
     policy: Mutex<Option<(Arc<Policy>, Instant)>>,
     users: Fresh<UserRecord>,
     pats: Fresh<PatRecord>,
+    pat_lifetime: PatLifetime,
+}
+
+/// How long personal access tokens may live.
+#[derive(Debug, Clone, Copy)]
+pub struct PatLifetime {
+    /// The longest lifetime, and the one a token created without an expiry gets.
+    pub max_secs: i64,
+    /// Whether a token may be created that never expires (asked for with no expiry).
+    pub allow_non_expiring: bool,
+}
+
+impl Default for PatLifetime {
+    fn default() -> Self {
+        PatLifetime {
+            max_secs: 365 * 86_400,
+            allow_non_expiring: false,
+        }
+    }
 }
 
 impl Directory {
@@ -219,7 +240,14 @@ impl Directory {
             policy: Mutex::new(None),
             users: quick_cache::sync::Cache::new(10_000),
             pats: quick_cache::sync::Cache::new(10_000),
+            pat_lifetime: PatLifetime::default(),
         }
+    }
+
+    /// Sets how long personal access tokens may live.
+    pub fn with_pat_lifetime(mut self, lifetime: PatLifetime) -> Self {
+        self.pat_lifetime = lifetime;
+        self
     }
 
     pub fn mandatory_2fa(&self) -> bool {
@@ -239,6 +267,8 @@ impl Directory {
             .store
             .create_user(&UserRecord {
                 name: crate::auth::ADMIN_USER.into(),
+                uid: crate::token::new_uid(),
+                generation: 0,
                 password_hash: hash()?,
                 enabled: true,
                 created_at: now(),
@@ -444,7 +474,7 @@ impl Directory {
         user: &str,
         token: &str,
         client: Option<IpAddr>,
-    ) -> std::result::Result<Option<Identity>, Busy> {
+    ) -> std::result::Result<Option<(Identity, Stamp)>, Busy> {
         let row = match pat_id(token) {
             Some(id) => self.pat_row(id).await,
             None => None,
@@ -472,7 +502,11 @@ impl Directory {
         tokio::spawn(async move {
             let _ = store.touch_pat(&id, now()).await;
         });
-        Ok(Some(self.pat_identity(&row).await))
+        let stamp = Stamp {
+            uid: row.id.clone(),
+            gen: row.generation,
+        };
+        Ok(Some((self.pat_identity(&row).await, stamp)))
     }
 
     async fn pat_usable(&self, row: &PatRecord, client: Option<IpAddr>) -> bool {
@@ -494,34 +528,29 @@ impl Directory {
         identity
     }
 
-    /// Whether the user or personal access token a JWT was issued to (its `sub`)
-    /// still works: disabling or deleting either ends its JWTs within a second.
-    pub async fn subject_usable(&self, sub: &str, client: Option<IpAddr>) -> bool {
-        match sub.split_once("/pat:") {
-            Some((_, id)) => match self.pat_row(id).await {
-                Some(row) => self.pat_usable(&row, client).await,
-                None => false,
-            },
-            None => self.user_row(sub).await.is_some_and(|u| u.enabled),
-        }
-    }
-
-    /// The identity behind a subject, for refresh grants.
-    pub async fn subject_identity(&self, sub: &str, client: Option<IpAddr>) -> Option<Identity> {
+    /// The user or personal access token a token was issued to (its `sub`: `USER` or
+    /// `USER/pat:ID`) as it is now — its identity and credential stamp — if it is
+    /// usable, from `client`. Disabling or deleting either ends what was derived from
+    /// it within a second.
+    pub async fn subject(&self, sub: &str, client: Option<IpAddr>) -> Option<(Identity, Stamp)> {
         match sub.split_once("/pat:") {
             Some((_, id)) => {
                 let row = self.pat_row(id).await?;
                 if !self.pat_usable(&row, client).await {
                     return None;
                 }
-                Some(self.pat_identity(&row).await)
+                let stamp = Stamp {
+                    uid: row.id.clone(),
+                    gen: row.generation,
+                };
+                Some((self.pat_identity(&row).await, stamp))
             }
             None => {
                 let row = self.user_row(sub).await?;
-                if !row.enabled || row.totp_confirmed {
+                if !row.enabled {
                     return None;
                 }
-                Some(self.policy().await.user_identity(sub))
+                Some((self.policy().await.user_identity(sub), user_stamp(&row)))
             }
         }
     }
@@ -538,6 +567,8 @@ impl Directory {
             None => (secrets::generate(24), true),
         };
         let record = UserRecord {
+            uid: crate::token::new_uid(),
+            generation: 0,
             name: name.to_owned(),
             password_hash: secrets::hash_secret(&password).await?,
             enabled: true,
@@ -835,6 +866,18 @@ impl Directory {
                 "expiry must be in the future".into(),
             ));
         }
+        let limit = self.pat_lifetime;
+        let expires_in_secs = match expires_in_secs {
+            Some(e) if e > limit.max_secs && !limit.allow_non_expiring => {
+                return Err(DirectoryError::Invalid(format!(
+                    "a personal access token may live at most {} days on this registry",
+                    limit.max_secs / 86_400
+                )))
+            }
+            Some(e) => Some(e),
+            None if limit.allow_non_expiring => None,
+            None => Some(limit.max_secs),
+        };
         self.user(user).await?;
         if self.store.pats(user).await?.len() >= MAX_PATS_PER_USER {
             return Err(DirectoryError::Invalid(format!(
@@ -846,6 +889,7 @@ impl Directory {
         let created = now();
         let record = PatRecord {
             id: id.clone(),
+            generation: 0,
             user: user.to_owned(),
             name: name.to_owned(),
             scopes,
@@ -958,6 +1002,14 @@ pub fn pat_id(token: &str) -> Option<&str> {
 }
 
 /// How a personal access token appears in audit records and as a JWT subject.
+/// The credential stamp of a user as stored now.
+pub fn user_stamp(row: &UserRecord) -> Stamp {
+    Stamp {
+        uid: row.uid.clone(),
+        gen: row.generation,
+    }
+}
+
 pub fn pat_subject(user: &str, id: &str) -> String {
     format!("{user}/pat:{id}")
 }
@@ -1138,7 +1190,7 @@ mod tests {
             d.pat_login("bob", &token, None).await.unwrap().is_none(),
             "another user"
         );
-        let id = d.pat_login("alice", &token, None).await.unwrap().unwrap();
+        let (id, _) = d.pat_login("alice", &token, None).await.unwrap().unwrap();
         let policy = d.policy().await;
         let repo = RepositoryName::parse("team/app").unwrap();
         let can = |a| authorize(&id, &policy.bindings, a, Target::Repository(&repo)).allowed;
@@ -1147,12 +1199,12 @@ mod tests {
             !can(Action::Push),
             "the token is pull-only though alice owns team/*"
         );
-        assert!(d.subject_usable(&id.name, None).await);
+        assert!(d.subject(&id.name, None).await.is_some());
         d.set_pat_enabled("alice", shown.id.as_deref().unwrap(), false)
             .await
             .unwrap();
         assert!(d.pat_login("alice", &token, None).await.unwrap().is_none());
-        assert!(!d.subject_usable(&id.name, None).await);
+        assert!(d.subject(&id.name, None).await.is_none());
         assert!(d
             .pat_login("alice", "alp_short_x", None)
             .await

@@ -67,6 +67,22 @@ impl AccessEntry {
     }
 }
 
+/// Which credential a token was derived from, and in which generation: a token,
+/// refresh token or session is good only while its subject still has this immutable
+/// id and this credential generation (a password reset, a rotation, disabling, a
+/// second factor added or removed, or deletion and re-creation under the same name
+/// all change one of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub uid: String,
+    pub gen: i64,
+}
+
+/// A new immutable principal id: 128 random bits, hex.
+pub fn new_uid() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
@@ -81,6 +97,10 @@ pub struct Claims {
     /// Set on refresh tokens only; an access token never has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typ: Option<String>,
+    /// The credential it was derived from; tokens without one (issued before
+    /// credentials had generations) are refused where it is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cred: Option<Stamp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +163,7 @@ impl TokenService {
     fn claims(
         &self,
         subject: &str,
+        stamp: &Stamp,
         access: Vec<AccessEntry>,
         ttl: u64,
         typ: Option<&str>,
@@ -158,19 +179,32 @@ impl TokenService {
             jti: uuid::Uuid::new_v4().to_string(),
             access,
             typ: typ.map(str::to_owned),
+            cred: Some(stamp.clone()),
         }
     }
 
-    /// An access token for `subject` carrying exactly `granted`.
-    pub fn issue(&self, subject: &str, granted: &[Scope]) -> anyhow::Result<(String, Claims)> {
+    /// An access token for `subject` (whose credential is `stamp`) carrying exactly
+    /// `granted`.
+    pub fn issue(
+        &self,
+        subject: &str,
+        stamp: &Stamp,
+        granted: &[Scope],
+    ) -> anyhow::Result<(String, Claims)> {
         let access = granted.iter().map(AccessEntry::from_scope).collect();
-        let claims = self.claims(subject, access, ACCESS_TTL_SECS, None);
+        let claims = self.claims(subject, stamp, access, ACCESS_TTL_SECS, None);
         Ok((self.sign(&claims)?, claims))
     }
 
     /// A refresh token: proves who the subject is, grants nothing by itself.
-    pub fn issue_refresh(&self, subject: &str) -> anyhow::Result<String> {
-        self.sign(&self.claims(subject, Vec::new(), REFRESH_TTL_SECS, Some(REFRESH_TYPE)))
+    pub fn issue_refresh(&self, subject: &str, stamp: &Stamp) -> anyhow::Result<String> {
+        self.sign(&self.claims(
+            subject,
+            stamp,
+            Vec::new(),
+            REFRESH_TTL_SECS,
+            Some(REFRESH_TYPE),
+        ))
     }
 
     fn decode(&self, token: &str) -> Result<Claims, TokenError> {
@@ -188,9 +222,23 @@ impl TokenService {
         v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         v.validate_nbf = true;
         v.leeway = LEEWAY_SECS;
-        decode::<Claims>(token, &self.decoding, &v)
+        let claims = decode::<Claims>(token, &self.decoding, &v)
             .map(|d| d.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        // A validly signed token that claims to live longer than this registry issues
+        // its kind for, or to be issued in the future, is refused.
+        let ttl = match claims.typ.as_deref() {
+            None => ACCESS_TTL_SECS,
+            Some(REFRESH_TYPE) => REFRESH_TTL_SECS,
+            Some(SESSION_TYPE) => SESSION_TTL_SECS,
+            Some(_) => return Err(TokenError::Invalid("unknown token type".into())),
+        };
+        if claims.exp.saturating_sub(claims.iat) > ttl + LEEWAY_SECS
+            || claims.iat > now() + LEEWAY_SECS
+        {
+            return Err(TokenError::Invalid("lifetime out of bounds".into()));
+        }
+        Ok(claims)
     }
 
     /// Verifies an access token: signature, issuer, audience, time window.
@@ -206,26 +254,32 @@ impl TokenService {
 
     /// A login session for the admin API: proves a user logged in with their password
     /// and, where they have one, their second factor. Grants no registry access.
-    pub fn issue_session(&self, user: &str) -> anyhow::Result<String> {
-        self.sign(&self.claims(user, Vec::new(), SESSION_TTL_SECS, Some(SESSION_TYPE)))
+    pub fn issue_session(&self, user: &str, stamp: &Stamp) -> anyhow::Result<String> {
+        self.sign(&self.claims(
+            user,
+            stamp,
+            Vec::new(),
+            SESSION_TTL_SECS,
+            Some(SESSION_TYPE),
+        ))
     }
 
-    /// Verifies a session token and returns its user.
-    pub fn verify_session(&self, token: &str) -> Result<String, TokenError> {
+    /// Verifies a session token; its claims (the user is `sub`).
+    pub fn verify_session(&self, token: &str) -> Result<Claims, TokenError> {
         let claims = self.decode(token)?;
         if claims.typ.as_deref() != Some(SESSION_TYPE) {
             return Err(TokenError::Invalid("not a session token".into()));
         }
-        Ok(claims.sub)
+        Ok(claims)
     }
 
-    /// Verifies a refresh token and returns its subject.
-    pub fn verify_refresh(&self, token: &str) -> Result<String, TokenError> {
+    /// Verifies a refresh token; its claims.
+    pub fn verify_refresh(&self, token: &str) -> Result<Claims, TokenError> {
         let claims = self.decode(token)?;
         if claims.typ.as_deref() != Some(REFRESH_TYPE) {
             return Err(TokenError::Invalid("not a refresh token".into()));
         }
-        Ok(claims.sub)
+        Ok(claims)
     }
 }
 
@@ -243,6 +297,13 @@ mod tests {
         .unwrap()
     }
 
+    fn stamp() -> Stamp {
+        Stamp {
+            uid: "u1".into(),
+            gen: 3,
+        }
+    }
+
     fn b64(v: &serde_json::Value) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     }
@@ -251,23 +312,25 @@ mod tests {
     fn issues_and_verifies() {
         let s = service();
         let scopes = vec![Scope::parse("repository:team/app:pull,push").unwrap()];
-        let (jwt, _) = s.issue("alice", &scopes).unwrap();
+        let (jwt, _) = s.issue("alice", &stamp(), &scopes).unwrap();
         let claims = s.verify(&jwt).unwrap();
         assert_eq!(claims.sub, "alice");
+        assert_eq!(claims.cred, Some(stamp()));
         assert_eq!(claims.access[0].actions, vec!["pull", "push"]);
         assert_eq!(claims.access[0].to_scope().unwrap(), scopes[0]);
         assert!(
             s.verify_refresh(&jwt).is_err(),
             "an access token is no refresh token"
         );
-        let refresh = s.issue_refresh("alice").unwrap();
-        assert_eq!(s.verify_refresh(&refresh).unwrap(), "alice");
+        let refresh = s.issue_refresh("alice", &stamp()).unwrap();
+        let r = s.verify_refresh(&refresh).unwrap();
+        assert_eq!((r.sub.as_str(), r.cred), ("alice", Some(stamp())));
         assert!(
             s.verify(&refresh).is_err(),
             "a refresh token grants no access"
         );
-        let session = s.issue_session("alice").unwrap();
-        assert_eq!(s.verify_session(&session).unwrap(), "alice");
+        let session = s.issue_session("alice", &stamp()).unwrap();
+        assert_eq!(s.verify_session(&session).unwrap().sub, "alice");
         assert!(s.verify(&session).is_err(), "a session is no access token");
         assert!(s.verify_refresh(&session).is_err());
         assert!(s.verify_session(&refresh).is_err());
@@ -278,7 +341,11 @@ mod tests {
     fn rejects_forgeries() {
         let s = service();
         let (jwt, claims) = s
-            .issue("alice", &[Scope::parse("repository:a:pull").unwrap()])
+            .issue(
+                "alice",
+                &stamp(),
+                &[Scope::parse("repository:a:pull").unwrap()],
+            )
             .unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
 
@@ -315,7 +382,7 @@ mod tests {
 
         // another instance's token
         let other = service();
-        let (theirs, _) = other.issue("alice", &[]).unwrap();
+        let (theirs, _) = other.issue("alice", &stamp(), &[]).unwrap();
         assert!(s.verify(&theirs).is_err());
 
         // wrong audience / issuer, expired, not yet valid: signed with the right key
@@ -332,6 +399,18 @@ mod tests {
         let mut c = claims.clone();
         c.nbf = now() + 600;
         assert!(s.verify(&sign(&c)).is_err());
+        // validly signed, but living longer than this registry issues access tokens for,
+        // or issued in the future
+        let mut c = claims.clone();
+        c.exp = now() + 10 * 365 * 24 * 3600;
+        assert!(s.verify(&sign(&c)).is_err());
+        let mut c = claims.clone();
+        c.iat = now() + 3600;
+        c.exp = c.iat + 60;
+        assert!(s.verify(&sign(&c)).is_err());
+        let mut c = claims.clone();
+        c.typ = Some("forever".into());
+        assert!(s.verify_refresh(&sign(&c)).is_err());
         // the untouched token still verifies
         assert!(s.verify(&sign(&claims)).is_ok());
         assert!(s.verify("garbage").is_err());

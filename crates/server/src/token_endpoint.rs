@@ -14,7 +14,7 @@ use crate::auth::{self, Caller, Door, Refused};
 use crate::client_cert::ClientCertificate;
 use crate::error::ApiError;
 use crate::network::ClientIp;
-use crate::token::ACCESS_TTL_SECS;
+use crate::token::{Stamp, ACCESS_TTL_SECS};
 use crate::AppState;
 use airlock_access::{authorize, Action, ActionSet, Binding, Identity, Resource, Scope, Target};
 use airlock_oci::RepositoryName;
@@ -102,6 +102,7 @@ async fn issue(
     state: &AppState,
     client_ip: &str,
     identity: &Identity,
+    stamp: &Stamp,
     requested: &[Scope],
     refresh: bool,
 ) -> Response {
@@ -124,7 +125,7 @@ async fn issue(
             &format!("granted [{}]", shown(&granted)),
         )
         .await;
-    let (token, claims) = match state.tokens.issue(&identity.name, &granted) {
+    let (token, claims) = match state.tokens.issue(&identity.name, stamp, &granted) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "issuing a token");
@@ -145,7 +146,7 @@ async fn issue(
         "scope": granted.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "),
     });
     if refresh {
-        match state.tokens.issue_refresh(&identity.name) {
+        match state.tokens.issue_refresh(&identity.name, stamp) {
             Ok(r) => body["refresh_token"] = r.into(),
             Err(e) => tracing::error!(error = %e, "issuing a refresh token"),
         }
@@ -243,6 +244,7 @@ pub async fn get(
         &state,
         &peer.to_string(),
         &caller.identity,
+        &caller.stamp,
         &requested,
         offline,
     )
@@ -275,7 +277,7 @@ pub async fn post(
         Ok(s) => s,
         Err(e) => return bad_request(e),
     };
-    let identity = match form.grant_type.as_str() {
+    let (identity, stamp) = match form.grant_type.as_str() {
         "password" => {
             let (Some(user), Some(password)) = (&form.username, &form.password) else {
                 return bad_request("username and password are required");
@@ -286,7 +288,7 @@ pub async fn post(
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             );
             match login(&state, &basic, &peer.to_string()).await {
-                Ok(c) => c.identity,
+                Ok(c) => (c.identity, c.stamp),
                 Err(r) => return r,
             }
         }
@@ -294,23 +296,38 @@ pub async fn post(
             let Some(token) = &form.refresh_token else {
                 return bad_request("refresh_token is required");
             };
-            // The subject must still be an identity that works.
-            let identity = match state.tokens.verify_refresh(token) {
-                Ok(sub) => match sub.strip_prefix("token:") {
-                    Some(name) => state.accounts.identity(name).await,
-                    None => state.directory.subject_identity(&sub, Some(peer)).await,
-                },
+            // The subject must still be the principal it was issued to, in the same
+            // credential generation, usable from this address; a user who has since
+            // enrolled a second factor uses personal access tokens instead.
+            let subject = match state.tokens.verify_refresh(token) {
+                Ok(claims) => auth::stamped_subject(&state, &claims, Some(peer)).await,
                 Err(_) => None,
             };
-            match identity {
-                Some(identity) => identity,
-                None => return unauthorized("invalid refresh token"),
+            let second_factor = match &subject {
+                Some((identity, _)) if !identity.name.contains(':') => state
+                    .directory
+                    .user(&identity.name)
+                    .await
+                    .is_ok_and(|u| u.totp_confirmed),
+                _ => false,
+            };
+            match subject {
+                Some(subject) if !second_factor => subject,
+                _ => return unauthorized("invalid refresh token"),
             }
         }
         other => return bad_request(format!("unsupported grant_type {other:?}")),
     };
     let offline = form.access_type.as_deref() == Some("offline");
-    issue(&state, &peer.to_string(), &identity, &requested, offline).await
+    issue(
+        &state,
+        &peer.to_string(),
+        &identity,
+        &stamp,
+        &requested,
+        offline,
+    )
+    .await
 }
 
 fn rfc3339(unix: u64) -> String {

@@ -8,6 +8,10 @@ use crate::meta::Result;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceTokenRecord {
     pub name: String,
+    /// Immutable and never reused: a token re-created under the same name is another.
+    pub uid: String,
+    /// Bumped by a secret rotation and by disabling or enabling the token.
+    pub generation: i64,
     /// Space-separated scopes, as given at creation.
     pub scopes: String,
     pub expires_at: Option<i64>,

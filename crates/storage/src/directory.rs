@@ -9,6 +9,11 @@ use crate::meta::Result;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub name: String,
+    /// Immutable and never reused: a user re-created under the same name is another.
+    pub uid: String,
+    /// Bumped by every change of the user's credentials (password, enabled, second
+    /// factor); what was derived from an older generation is refused.
+    pub generation: i64,
     pub password_hash: String,
     pub enabled: bool,
     pub created_at: i64,
@@ -46,6 +51,8 @@ pub struct BindingRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatRecord {
     pub id: String,
+    /// Bumped by a secret rotation and by disabling or enabling the token.
+    pub generation: i64,
     pub user: String,
     pub name: String,
     /// Space-separated scopes: the most the token can do for its user.

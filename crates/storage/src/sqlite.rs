@@ -585,6 +585,8 @@ async fn referencing_manifest(
 fn token_record(r: sqlx::sqlite::SqliteRow) -> ServiceTokenRecord {
     ServiceTokenRecord {
         name: r.get("name"),
+        uid: r.get("uid"),
+        generation: r.get("generation"),
         scopes: r.get("scopes"),
         expires_at: r.get("expires_at"),
         password_hashes: [r.get("password1_hash"), r.get("password2_hash")],
@@ -599,11 +601,12 @@ fn token_record(r: sqlx::sqlite::SqliteRow) -> ServiceTokenRecord {
 impl AccessStore for SqliteMetaStore {
     async fn create_token(&self, t: &ServiceTokenRecord) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO service_tokens (name, scopes, expires_at, password1_hash, password2_hash,
-                enabled, allowed_cidrs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO service_tokens (name, uid, scopes, expires_at, password1_hash,
+                password2_hash, enabled, allowed_cidrs, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&t.name)
+        .bind(&t.uid)
         .bind(&t.scopes)
         .bind(t.expires_at)
         .bind(&t.password_hashes[0])
@@ -640,7 +643,7 @@ impl AccessStore for SqliteMetaStore {
             _ => anyhow::bail!("password slot must be 1 or 2"),
         };
         let done = sqlx::query(&format!(
-            "UPDATE service_tokens SET {column} = ? WHERE name = ?"
+            "UPDATE service_tokens SET {column} = ?, generation = generation + 1 WHERE name = ?"
         ))
         .bind(hash)
         .bind(name)
@@ -650,19 +653,28 @@ impl AccessStore for SqliteMetaStore {
     }
 
     async fn set_token_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
-        let done = sqlx::query("UPDATE service_tokens SET enabled = ? WHERE name = ?")
-            .bind(enabled as i64)
-            .bind(name)
-            .execute(&self.writer)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE service_tokens SET enabled = ?, generation = generation + 1 WHERE name = ?",
+        )
+        .bind(enabled as i64)
+        .bind(name)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
+    /// Its bindings go with it: a token re-created under the name starts with none.
     async fn delete_token(&self, name: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM bindings WHERE principal = ?")
+            .bind(format!("token:{name}"))
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM service_tokens WHERE name = ?")
             .bind(name)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -13,6 +13,8 @@ fn user_record(r: SqliteRow) -> UserRecord {
     let codes: String = r.get("recovery_codes");
     UserRecord {
         name: r.get("name"),
+        uid: r.get("uid"),
+        generation: r.get("generation"),
         password_hash: r.get("password_hash"),
         enabled: r.get::<i64, _>("enabled") != 0,
         created_at: r.get("created_at"),
@@ -26,6 +28,7 @@ fn user_record(r: SqliteRow) -> UserRecord {
 fn pat_record(r: SqliteRow) -> PatRecord {
     PatRecord {
         id: r.get("id"),
+        generation: r.get("generation"),
         user: r.get("user_name"),
         name: r.get("name"),
         scopes: r.get("scopes"),
@@ -54,10 +57,11 @@ impl SqliteMetaStore {
 impl DirectoryStore for SqliteMetaStore {
     async fn create_user(&self, u: &UserRecord) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO users (name, password_hash, enabled, created_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO users (name, uid, password_hash, enabled, created_at)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&u.name)
+        .bind(&u.uid)
         .bind(&u.password_hash)
         .bind(u.enabled as i64)
         .bind(u.created_at)
@@ -92,18 +96,19 @@ impl DirectoryStore for SqliteMetaStore {
 
     async fn set_user_password(&self, name: &str, hash: &str) -> Result<bool> {
         self.write(
-            "UPDATE users SET password_hash = ? WHERE name = ?",
+            "UPDATE users SET password_hash = ?, generation = generation + 1 WHERE name = ?",
             &[hash, name],
         )
         .await
     }
 
     async fn set_user_enabled(&self, name: &str, enabled: bool) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET enabled = ? WHERE name = ?")
-            .bind(enabled as i64)
-            .bind(name)
-            .execute(&self.writer)
-            .await?;
+        let done =
+            sqlx::query("UPDATE users SET enabled = ?, generation = generation + 1 WHERE name = ?")
+                .bind(enabled as i64)
+                .bind(name)
+                .execute(&self.writer)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -123,12 +128,14 @@ impl DirectoryStore for SqliteMetaStore {
 
     async fn set_totp(&self, name: &str, t: &TotpUpdate) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE users SET totp_secret = ?, totp_confirmed = ?, recovery_codes = ?
+            "UPDATE users SET totp_secret = ?, totp_confirmed = ?, recovery_codes = ?,
+               generation = generation + (totp_confirmed != ?)
              WHERE name = ?",
         )
         .bind(&t.secret)
         .bind(t.confirmed as i64)
         .bind(t.recovery_codes.join(" "))
+        .bind(t.confirmed as i64)
         .bind(name)
         .execute(&self.writer)
         .await?;
@@ -359,32 +366,31 @@ impl DirectoryStore for SqliteMetaStore {
     }
 
     async fn set_pat_enabled(&self, id: &str, enabled: bool) -> Result<bool> {
-        let done = sqlx::query("UPDATE personal_access_tokens SET enabled = ? WHERE id = ?")
-            .bind(enabled as i64)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE personal_access_tokens SET enabled = ?, generation = generation + 1
+             WHERE id = ?",
+        )
+        .bind(enabled as i64)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn set_pat_secret(&self, id: &str, slot: u8, hash: Option<&str>) -> Result<bool> {
-        let done = match (slot, hash) {
-            (1, Some(h)) => {
-                sqlx::query("UPDATE personal_access_tokens SET password_hash = ? WHERE id = ?")
-                    .bind(h)
-                    .bind(id)
-                    .execute(&self.writer)
-                    .await?
-            }
-            (2, h) => {
-                sqlx::query("UPDATE personal_access_tokens SET password2_hash = ? WHERE id = ?")
-                    .bind(h)
-                    .bind(id)
-                    .execute(&self.writer)
-                    .await?
-            }
+        let column = match (slot, hash) {
+            (1, Some(_)) => "password_hash",
+            (2, _) => "password2_hash",
             _ => anyhow::bail!("secret slot 1 can be replaced, not cleared; slots are 1 and 2"),
         };
+        let done = sqlx::query(&format!(
+            "UPDATE personal_access_tokens SET {column} = ?, generation = generation + 1
+             WHERE id = ?"
+        ))
+        .bind(hash)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -443,6 +449,8 @@ mod tests {
     fn user(name: &str) -> UserRecord {
         UserRecord {
             name: name.into(),
+            uid: format!("uid-{name}"),
+            generation: 0,
             password_hash: "h".into(),
             enabled: true,
             created_at: 1,
@@ -451,6 +459,37 @@ mod tests {
             totp_last_step: 0,
             recovery_codes: Vec::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn every_credential_change_bumps_the_generation() {
+        let (s, _d) = store().await;
+        s.create_user(&user("alice")).await.unwrap();
+        async fn generation(s: &SqliteMetaStore) -> i64 {
+            s.user("alice").await.unwrap().unwrap().generation
+        }
+        assert_eq!(generation(&s).await, 0);
+        s.set_user_password("alice", "h2").await.unwrap();
+        assert_eq!(generation(&s).await, 1);
+        s.set_user_enabled("alice", false).await.unwrap();
+        s.set_user_enabled("alice", true).await.unwrap();
+        assert_eq!(generation(&s).await, 3);
+        let totp = |confirmed| TotpUpdate {
+            secret: Some("sealed".into()),
+            confirmed,
+            recovery_codes: Vec::new(),
+        };
+        s.set_totp("alice", &totp(false)).await.unwrap();
+        assert_eq!(
+            generation(&s).await,
+            3,
+            "starting an enrolment changes nothing"
+        );
+        s.set_totp("alice", &totp(true)).await.unwrap();
+        assert_eq!(generation(&s).await, 4);
+        s.set_totp("alice", &totp(false)).await.unwrap();
+        assert_eq!(generation(&s).await, 5);
+        assert_eq!(s.user("alice").await.unwrap().unwrap().uid, "uid-alice");
     }
 
     #[tokio::test]
@@ -493,6 +532,7 @@ mod tests {
         assert!(!s.add_binding(&b).await.unwrap());
         let pat = PatRecord {
             id: "abc".into(),
+            generation: 0,
             user: "alice".into(),
             name: "laptop".into(),
             scopes: "repository:team/*:pull".into(),

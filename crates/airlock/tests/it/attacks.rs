@@ -241,3 +241,378 @@ async fn wrong_current_passwords_on_a_password_change_count_as_failed_logins() {
     );
     assert!(statuses[0].is_client_error() && statuses[0] != StatusCode::TOO_MANY_REQUESTS);
 }
+
+// ---------------------------------------------------------------- credential lifecycle
+
+/// `POST /token` with a password grant and `access_type=offline`: (access, refresh).
+async fn offline_tokens(s: &TestServer, user: &str, password: &str) -> (String, String) {
+    let resp = s
+        .anon(reqwest::Method::POST, "/token")
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+            ("access_type", "offline"),
+            ("service", "airlock"),
+            ("scope", "repository:team/app:pull"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    (
+        v["access_token"].as_str().unwrap().to_owned(),
+        v["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The answer to a refresh grant.
+async fn refresh(s: &TestServer, refresh_token: &str) -> StatusCode {
+    s.anon(reqwest::Method::POST, "/token")
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("service", "airlock"),
+            ("scope", "repository:team/app:pull"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The answer to `GET /v2/` with a Bearer token.
+async fn with_jwt(s: &TestServer, jwt: &str) -> StatusCode {
+    bearer(s, reqwest::Method::GET, "/v2/", jwt)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Sends an admin API request as the admin and asserts it succeeded; its JSON body.
+async fn as_admin(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut req = s.req(method, &format!("/api/v1{path}"));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.unwrap_or(serde_json::Value::Null)
+}
+
+/// Waits out the one-second freshness of cached credential rows.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+/// A refresh token (7 days) minted access tokens after the user's password was reset.
+#[tokio::test]
+async fn refresh_tokens_and_jwts_die_when_a_password_is_reset() {
+    let s = TestServer::start().await;
+    user_with_role(&s, "alice", "alice-password-1", "team/*", "reader").await;
+    let (jwt, rt) = offline_tokens(&s, "alice", "alice-password-1").await;
+    assert_eq!(with_jwt(&s, &jwt).await, StatusCode::OK);
+    assert_eq!(refresh(&s, &rt).await, StatusCode::OK);
+    as_admin(
+        &s,
+        reqwest::Method::PUT,
+        "/users/alice/password",
+        Some(serde_json::json!({"password": "alice-password-2"})),
+    )
+    .await;
+    settle().await;
+    assert_eq!(with_jwt(&s, &jwt).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&s, &rt).await, StatusCode::UNAUTHORIZED);
+    // The new password gets new tokens that work.
+    let (jwt, rt) = offline_tokens(&s, "alice", "alice-password-2").await;
+    assert_eq!(with_jwt(&s, &jwt).await, StatusCode::OK);
+    assert_eq!(refresh(&s, &rt).await, StatusCode::OK);
+}
+
+/// After a service token's secret was rotated the old secret was refused, but refresh
+/// tokens and JWTs derived from it went on working.
+#[tokio::test]
+async fn refresh_tokens_die_when_a_service_token_secret_is_rotated() {
+    let s = TestServer::start().await;
+    let made = as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/tokens",
+        Some(serde_json::json!({"name": "ci", "scopes": ["repository:team/*:pull"]})),
+    )
+    .await;
+    let secret = made["password"].as_str().unwrap().to_owned();
+    let (jwt, rt) = offline_tokens(&s, "ci", &secret).await;
+    assert_eq!(refresh(&s, &rt).await, StatusCode::OK);
+    as_admin(&s, reqwest::Method::POST, "/tokens/ci/passwords/1", None).await;
+    settle().await;
+    assert_eq!(
+        login(&s.client, &s, "ci", &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(with_jwt(&s, &jwt).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&s, &rt).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A user or service token deleted and re-created under the same name inherited the
+/// old one's tokens (with the new one's rights), and the old token's bindings.
+#[tokio::test]
+async fn a_principal_recreated_under_the_same_name_inherits_nothing() {
+    let s = TestServer::start().await;
+    user_with_role(&s, "bob", "bob-password-123", "team/*", "reader").await;
+    let (user_jwt, user_rt) = offline_tokens(&s, "bob", "bob-password-123").await;
+    let made = as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/tokens",
+        Some(serde_json::json!({"name": "robot", "scopes": ["repository:team/*:pull"]})),
+    )
+    .await;
+    let (token_jwt, token_rt) =
+        offline_tokens(&s, "robot", made["password"].as_str().unwrap()).await;
+    as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/bindings",
+        Some(serde_json::json!({"principal": "token:robot", "pattern": "prod/*", "role": "owner"})),
+    )
+    .await;
+
+    as_admin(&s, reqwest::Method::DELETE, "/users/bob", None).await;
+    as_admin(&s, reqwest::Method::DELETE, "/tokens/robot", None).await;
+    user_with_role(&s, "bob", "bob-password-456", "team/*", "owner").await;
+    let remade = as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/tokens",
+        Some(serde_json::json!({"name": "robot", "scopes": ["repository:team/*:pull"]})),
+    )
+    .await;
+    settle().await;
+    for jwt in [&user_jwt, &token_jwt] {
+        assert_eq!(with_jwt(&s, jwt).await, StatusCode::UNAUTHORIZED);
+    }
+    for rt in [&user_rt, &token_rt] {
+        assert_eq!(refresh(&s, rt).await, StatusCode::UNAUTHORIZED);
+    }
+    // The new token starts without the old one's bindings.
+    let bindings = as_admin(&s, reqwest::Method::GET, "/bindings", None).await;
+    assert!(!bindings.to_string().contains("token:robot"), "{bindings}");
+    let secret = remade["password"].as_str().unwrap();
+    let resp = s
+        .anon(reqwest::Method::POST, "/v2/prod/app/blobs/uploads/")
+        .basic_auth("robot", Some(secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+/// A principal disabled and enabled again had its old JWTs and refresh tokens back.
+#[tokio::test]
+async fn disabling_and_enabling_again_revives_no_old_token() {
+    let s = TestServer::start().await;
+    user_with_role(&s, "carol", "carol-password-1", "team/*", "reader").await;
+    let (jwt, rt) = offline_tokens(&s, "carol", "carol-password-1").await;
+    for enabled in [false, true] {
+        as_admin(
+            &s,
+            reqwest::Method::PATCH,
+            "/users/carol",
+            Some(serde_json::json!({ "enabled": enabled })),
+        )
+        .await;
+    }
+    settle().await;
+    assert_eq!(with_jwt(&s, &jwt).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&s, &rt).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login(&s.client, &s, "carol", "carol-password-1").await,
+        StatusCode::OK
+    );
+}
+
+/// Admin sessions (12 h) survived a password reset and a second factor's enrolment,
+/// and could still mint personal access tokens.
+#[tokio::test]
+async fn admin_sessions_die_with_a_password_reset_or_a_new_second_factor() {
+    let s = TestServer::start().await;
+    user_with_role(&s, "dave", "dave-password-12", "team/*", "reader").await;
+    let session = |password: &'static str| {
+        let s = &s;
+        async move {
+            let v: serde_json::Value = s
+                .client
+                .post(s.url("/api/v1/login"))
+                .json(&serde_json::json!({"user": "dave", "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let me = |session: String| {
+        let s = &s;
+        async move {
+            bearer(s, reqwest::Method::GET, "/api/v1/me", &session)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let before_reset = session("dave-password-12").await;
+    assert_eq!(me(before_reset.clone()).await, StatusCode::OK);
+    as_admin(
+        &s,
+        reqwest::Method::PUT,
+        "/users/dave/password",
+        Some(serde_json::json!({"password": "dave-password-34"})),
+    )
+    .await;
+    settle().await;
+    assert_eq!(me(before_reset).await, StatusCode::UNAUTHORIZED);
+
+    // Enrolling a second factor ends the sessions opened with the password alone.
+    let before_2fa = session("dave-password-34").await;
+    let enrol = bearer(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/users/dave/totp",
+        &before_2fa,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(enrol.status(), StatusCode::OK);
+    let e: serde_json::Value = enrol.json().await.unwrap();
+    let secret =
+        airlock_server::second_factor::decode_secret(e["secret"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = airlock_server::second_factor::code_at(&secret, now).unwrap();
+    let confirm = bearer(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/users/dave/totp/confirm",
+        &before_2fa,
+    )
+    .json(&serde_json::json!({ "code": code }))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(confirm.status(), StatusCode::NO_CONTENT);
+    settle().await;
+    assert_eq!(me(before_2fa.clone()).await, StatusCode::UNAUTHORIZED);
+    let pat = bearer(
+        &s,
+        reqwest::Method::POST,
+        "/api/v1/users/dave/pats",
+        &before_2fa,
+    )
+    .json(&serde_json::json!({"name": "laptop", "scopes": ["repository:team/*:pull"]}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(pat.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A token issued before `role unbind` kept its rights for its 5-minute life (a push
+/// 1.5 s after the unbind succeeded). A request gets at most the token's scopes ∩
+/// what its subject may do now.
+#[tokio::test]
+async fn a_token_issued_before_a_role_unbind_loses_the_right_at_once() {
+    let s = TestServer::start().await;
+    user_with_role(&s, "erin", "erin-password-12", "team/*", "contributor").await;
+    let jwt = token_as(
+        &s,
+        ("erin", "erin-password-12"),
+        &["repository:team/app:pull,push"],
+    )
+    .await;
+    let push = || {
+        bearer(
+            &s,
+            reqwest::Method::POST,
+            "/v2/team/app/blobs/uploads/",
+            &jwt,
+        )
+        .send()
+    };
+    assert_eq!(push().await.unwrap().status(), StatusCode::ACCEPTED);
+    let resp = s
+        .req(reqwest::Method::DELETE, "/api/v1/bindings")
+        .json(&serde_json::json!({"principal": "user:erin", "pattern": "team/*", "role": "contributor"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    settle().await;
+    assert_eq!(push().await.unwrap().status(), StatusCode::FORBIDDEN);
+}
+
+/// A validly signed token claiming a far-future expiry was accepted.
+#[tokio::test]
+async fn a_signed_token_living_longer_than_the_registry_issues_is_refused() {
+    use base64::Engine as _;
+    let s = TestServer::start().await;
+    let jwt = token(&s, &["repository:team/app:pull"]).await;
+    assert_eq!(with_jwt(&s, &jwt).await, StatusCode::OK);
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: serde_json::Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    claims["exp"] = (claims["iat"].as_u64().unwrap() + 10 * 365 * 86_400).into();
+    claims["access"] = serde_json::json!([{"type": "repository", "name": "**", "actions": ["pull", "push", "delete"]}]);
+    let der = std::fs::read(s.data_dir.join("token-signing-key.der")).unwrap();
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    h.kid = header["kid"].as_str().map(str::to_owned);
+    let forged =
+        jsonwebtoken::encode(&h, &claims, &jsonwebtoken::EncodingKey::from_ec_der(&der)).unwrap();
+    assert_eq!(with_jwt(&s, &forged).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A network-restricted token refreshed from a disallowed address (the JWT it got was
+/// then refused there): the refresh is refused.
+#[tokio::test]
+async fn a_network_restricted_token_cannot_refresh_from_elsewhere() {
+    let s = TestServer::start().await;
+    let made = as_admin(
+        &s,
+        reqwest::Method::POST,
+        "/tokens",
+        Some(serde_json::json!({
+            "name": "local", "scopes": ["repository:team/*:pull"],
+            "allowed_cidrs": ["127.0.0.1/32"],
+        })),
+    )
+    .await;
+    let (_, rt) = offline_tokens(&s, "local", made["password"].as_str().unwrap()).await;
+    assert_eq!(refresh(&s, &rt).await, StatusCode::OK);
+    let elsewhere = client_from("127.0.0.9");
+    let status = elsewhere
+        .post(s.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+            ("service", "airlock"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

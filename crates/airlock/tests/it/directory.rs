@@ -446,8 +446,11 @@ async fn two_factor_and_personal_access_tokens() {
         .status();
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
-    // A personal access token for registry clients, narrower than alice herself.
-    let (st, pat) = bearer_api(&s, &session, Method::POST, "/users/alice/pats", Some(json!({"name": "laptop", "scopes": ["repository:team/app:pull"], "expires_in_secs": 3600}))).await;
+    // A personal access token for registry clients, narrower than alice herself. It
+    // outlives the session, so making one takes a fresh second factor.
+    let (st, _) = bearer_api(&s, &session, Method::POST, "/users/alice/pats", Some(json!({"name": "laptop", "scopes": ["repository:team/app:pull"], "expires_in_secs": 3600}))).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "no second factor given");
+    let (st, pat) = bearer_api(&s, &session, Method::POST, "/users/alice/pats", Some(json!({"name": "laptop", "scopes": ["repository:team/app:pull"], "expires_in_secs": 3600, "code": recovery[9]}))).await;
     assert_eq!(st, StatusCode::CREATED, "{pat}");
     let token = pat["token"].as_str().unwrap().to_owned();
     let id = pat["id"].as_str().unwrap().to_owned();
@@ -571,6 +574,8 @@ async fn two_factor_and_personal_access_tokens() {
         "repository:team/*:pull,push",
         "--expires",
         "1d",
+        "--code",
+        &recovery[8],
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -55,7 +55,14 @@ pub async fn login(
     match outcome {
         PasswordLogin::Ok(identity) => {
             attempt.succeeded(&user_key);
-            match state.tokens.issue_session(&identity.name) {
+            // The session carries the user's credential as it is now: a password
+            // reset, a second factor added or removed, or disabling ends it.
+            let Some((_, stamp)) =
+                crate::auth::current_subject(&state, &identity.name, Some(client)).await
+            else {
+                return error(StatusCode::UNAUTHORIZED, "invalid credentials");
+            };
+            match state.tokens.issue_session(&identity.name, &stamp) {
                 Ok(token) => (
                     [(header::CACHE_CONTROL, "no-store")],
                     Json(json!({ "token": token, "expires_in": SESSION_TTL_SECS })),

@@ -320,6 +320,31 @@ pub struct NewPat {
     scopes: Vec<String>,
     expires_in_secs: Option<i64>,
     allowed_cidrs: Option<Vec<String>>,
+    /// A fresh TOTP or recovery code: required when the caller has a second factor.
+    code: Option<String>,
+}
+
+/// Whether the caller proves its second factor now, if it has one: a personal access
+/// token outlives the session that creates it, so a stolen session alone must not be
+/// enough to make one.
+async fn fresh_second_factor(state: &AppState, caller: &Caller, code: Option<&str>) -> bool {
+    let Some(user) = caller.identity.principals.iter().find_map(|p| match p {
+        airlock_access::Principal::User(u) => Some(u.as_str()),
+        _ => None,
+    }) else {
+        return true;
+    };
+    if caller.identity.name != user {
+        return true; // a personal access token's own identity cannot create tokens
+    }
+    match state.directory.user(user).await {
+        Ok(u) if u.totp_confirmed => match code {
+            Some(code) => state.directory.second_factor(user, code).await,
+            None => false,
+        },
+        Ok(_) => true,
+        Err(_) => false,
+    }
 }
 
 async fn create_pat(
@@ -328,6 +353,20 @@ async fn create_pat(
     Path(name): Path<String>,
     Json(req): Json<NewPat>,
 ) -> Response {
+    if !fresh_second_factor(&state, &caller, req.code.as_deref()).await {
+        super::audit(
+            &state,
+            &caller,
+            "personal token create",
+            &format!("user:{name} token {}", req.name),
+            false,
+        )
+        .await;
+        return super::error(
+            axum::http::StatusCode::FORBIDDEN,
+            "give a fresh second-factor code (code) to create a personal access token",
+        );
+    }
     let run = state.directory.create_pat(
         &name,
         &req.name,
