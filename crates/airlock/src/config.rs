@@ -27,6 +27,8 @@ const ENV_KEYS: &[&str] = &[
     "login_lockout_secs",
     "pat_max_lifetime_secs",
     "pat_allow_non_expiring",
+    "audit_checkpoint_file",
+    "audit_checkpoint_secs",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +77,12 @@ pub struct Config {
     /// Allow personal access tokens that never expire (asked for without an expiry).
     #[serde(default)]
     pub pat_allow_non_expiring: bool,
+    /// Where signed audit checkpoints are appended (default
+    /// `<data_dir>/audit-checkpoints.jsonl`); somewhere a database writer cannot
+    /// reach is better still.
+    pub audit_checkpoint_file: Option<PathBuf>,
+    /// How often a checkpoint is published while the audit log grows.
+    pub audit_checkpoint_secs: u64,
     /// Registry firewall: `[network]` with `default_action`, `allow`, `deny`,
     /// `trusted_proxies` (CIDR lists).
     #[serde(default)]
@@ -103,6 +111,8 @@ impl Default for Config {
             login_lockout_secs: airlock_server::limiter::LOCKOUT.as_secs(),
             pat_max_lifetime_secs: airlock_server::directory::PatLifetime::default().max_secs,
             pat_allow_non_expiring: false,
+            audit_checkpoint_file: None,
+            audit_checkpoint_secs: 60,
             network: Default::default(),
         }
     }
@@ -165,6 +175,13 @@ impl Config {
             .map(|p| airlock_access::RepoPattern::parse(p))
             .collect::<Result<_, _>>()
             .map_err(|e| anyhow::anyhow!("invalid configuration: sbom_referrers: {e}"))
+    }
+
+    /// Where audit checkpoints go.
+    pub fn audit_checkpoint_path(&self) -> PathBuf {
+        self.audit_checkpoint_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-checkpoints.jsonl"))
     }
 
     pub fn limits(&self) -> airlock_registry::Limits {

@@ -197,6 +197,10 @@ enum AuditCommand {
     Verify {
         #[command(flatten)]
         common: Common,
+        /// The signed checkpoints to check the log against (default: the configured
+        /// audit_checkpoint_file, `<data-dir>/audit-checkpoints.jsonl`).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
     },
     /// Print records as JSON lines.
     Export {
@@ -298,15 +302,43 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => {
             use airlock_storage::AuditStore as _;
             match command {
-                AuditCommand::Verify { common } => {
+                AuditCommand::Verify { common, checkpoint } => {
                     let config = load_for_maintenance(common)?;
+                    let read_key = |name: &str| {
+                        let path = config.data_dir.join(name);
+                        std::fs::read(&path)
+                            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
+                    };
+                    let key = airlock_server::audit::chain_key(&read_key(serve::SECRETS_KEY_FILE)?);
+                    let signer = airlock_server::audit::CheckpointSigner::from_pkcs8(&read_key(
+                        serve::SIGNING_KEY_FILE,
+                    )?)?;
+                    let file = checkpoint.unwrap_or_else(|| config.audit_checkpoint_path());
+                    let checkpoints = if file.exists() {
+                        airlock_server::audit::read_checkpoints(&file)?
+                    } else {
+                        Vec::new()
+                    };
                     let store =
                         airlock_storage::SqliteMetaStore::open(&config.data_dir.join("airlock.db"))
                             .await?;
                     let records = store.audit_records(0).await?;
-                    match airlock_storage::verify_chain(&records) {
-                        Ok(n) => {
-                            println!("audit log intact: {n} records");
+                    let verdict = airlock_storage::verify_chain(&records, &key).and_then(|n| {
+                        airlock_server::audit::check_checkpoints(
+                            &records,
+                            &checkpoints,
+                            signer.public_key(),
+                        )
+                        .map(|c| (n, c))
+                    });
+                    match verdict {
+                        Ok((n, 0)) => {
+                            println!("audit log intact: {n} records (no checkpoints in {}: a cut tail would not show)", file.display());
+                            Ok(ExitCode::SUCCESS)
+                        }
+                        Ok((n, c)) => {
+                            let last = checkpoints.last().map_or(0, |c| c.seq);
+                            println!("audit log intact: {n} records; {c} signed checkpoints agree (the last saw record {last})");
                             Ok(ExitCode::SUCCESS)
                         }
                         Err(problem) => {

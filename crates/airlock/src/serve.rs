@@ -4,7 +4,7 @@
 use crate::config::Config;
 use airlock_registry::{GcOptions, Registry};
 use airlock_server::accounts::Accounts;
-use airlock_server::audit::AuditLog;
+use airlock_server::audit::{self, AuditLog, CheckpointFile, CheckpointSigner};
 use airlock_server::directory::{Directory, PatLifetime};
 use airlock_server::limiter::LoginLimiter;
 use airlock_server::network::Firewall;
@@ -83,9 +83,10 @@ fn initial_admin_hash(data_dir: &Path) -> anyhow::Result<String> {
     Ok(hash)
 }
 
-const SIGNING_KEY_FILE: &str = "token-signing-key.der";
-/// AES-256-GCM key sealing the secrets that must be read back (TOTP keys).
-const SECRETS_KEY_FILE: &str = "secrets.key";
+pub const SIGNING_KEY_FILE: &str = "token-signing-key.der";
+/// AES-256-GCM key sealing the secrets that must be read back (TOTP keys); the audit
+/// chain's key is derived from it.
+pub const SECRETS_KEY_FILE: &str = "secrets.key";
 /// `iss` of the tokens this registry signs.
 const TOKEN_ISSUER: &str = "airlock";
 /// The `service` clients ask tokens for (and the tokens' `aud`).
@@ -120,9 +121,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = Arc::new(SqliteMetaStore::open(&config.data_dir.join("airlock.db")).await?);
     let registry = Registry::open_local_with(&config.data_dir, store.clone(), config.limits())?;
     registry.recover().await?;
-    let sealer = Sealer::new(&key_file(&config.data_dir, SECRETS_KEY_FILE, || {
+    let secrets_key = key_file(&config.data_dir, SECRETS_KEY_FILE, || {
         Ok(Sealer::generate_key().to_vec())
-    })?)?;
+    })?;
+    let sealer = Sealer::new(&secrets_key)?;
     let directory = Directory::new(store.clone(), sealer, config.require_2fa_for_privileged)
         .with_pat_lifetime(PatLifetime {
             max_secs: config.pat_max_lifetime_secs.max(1),
@@ -137,6 +139,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         TokenService::generate_key,
     )?;
     let tokens = TokenService::from_pkcs8(&signing_key, TOKEN_ISSUER, TOKEN_SERVICE)?;
+    let checkpoints = CheckpointFile::new(
+        config.audit_checkpoint_path(),
+        CheckpointSigner::from_pkcs8(&signing_key)?,
+    );
+    let audit = AuditLog::start(
+        store.clone(),
+        audit::chain_key(&secrets_key),
+        Some(checkpoints),
+        Duration::from_secs(config.audit_checkpoint_secs),
+    );
     let tls = config.tls_cert.is_some() && config.tls_key.is_some();
     let sbom_referrers = config.sbom_referrer_patterns()?;
     let scans = (config.scan_workers > 0).then(|| {
@@ -149,7 +161,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         directory: Arc::new(directory),
         tokens: Arc::new(tokens),
         accounts: Arc::new(Accounts::new(store.clone())),
-        audit: AuditLog::start(store),
+        audit: audit.clone(),
         limiter: Arc::new(LoginLimiter::new(
             config.login_max_failures,
             Duration::from_secs(config.login_lockout_secs),
@@ -220,6 +232,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .await?;
         }
     }
+    // The last checkpoint: what was logged up to the end.
+    audit.checkpoint().await;
     Ok(())
 }
 

@@ -22,7 +22,10 @@ mod sqlite_scans;
 
 pub use access::{AccessStore, ServiceTokenRecord};
 pub use advisories::{AdvisoryRecord, AdvisoryStore, ImportCounts};
-pub use audit::{verify_chain, AuditEntry, AuditRecord, AuditStore};
+pub use audit::{
+    chain_hash as audit_chain_hash, verify_chain, AuditEntry, AuditRecord, AuditStore, ChainKey,
+    GENESIS,
+};
 pub use blob::{BlobStore, ByteStream, CommitError, UploadId};
 pub use directory::{
     BindingRecord, DirectoryStore, GroupRecord, PatRecord, RoleRecord, TotpUpdate, UserRecord,

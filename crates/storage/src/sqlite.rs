@@ -5,7 +5,7 @@
 //! refused half-way by another process; reads use a separate pool.
 
 use crate::access::{AccessStore, ServiceTokenRecord};
-use crate::audit::{chain_hash, AuditEntry, AuditRecord, AuditStore};
+use crate::audit::{chain_hash, AuditEntry, AuditRecord, AuditStore, ChainKey};
 use crate::meta::{
     Claim, ManifestRecord, MetaStore, NewManifest, PutManifestError, ReferrerRecord, Removal,
     Result, UploadRecord,
@@ -707,7 +707,7 @@ fn audit_record(r: sqlx::sqlite::SqliteRow) -> AuditRecord {
 
 #[async_trait]
 impl AuditStore for SqliteMetaStore {
-    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()> {
+    async fn append_audit(&self, entries: &[AuditEntry], key: &ChainKey) -> Result<()> {
         let mut tx = self.begin().await?;
         let last: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
@@ -716,7 +716,7 @@ impl AuditStore for SqliteMetaStore {
         let (mut seq, mut prev) = last.unwrap_or((0, crate::audit::GENESIS.to_owned()));
         for e in entries {
             seq += 1;
-            let hash = chain_hash(&prev, seq, e);
+            let hash = chain_hash(key, &prev, seq, e);
             sqlx::query(
                 "INSERT INTO audit_log (seq, at_ms, identity, client_ip, action, resource, result,
                     reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -737,6 +737,14 @@ impl AuditStore for SqliteMetaStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(last.unwrap_or((0, crate::audit::GENESIS.to_owned())))
     }
 
     async fn audit_records(&self, since_ms: i64) -> Result<Vec<AuditRecord>> {
