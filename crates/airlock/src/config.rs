@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 /// Keys that may come from the environment as `AIRLOCK_<KEY>`.
 const ENV_KEYS: &[&str] = &[
     "listen",
+    "public_url",
     "data_dir",
     "tls_cert",
     "tls_key",
@@ -36,6 +37,9 @@ const ENV_KEYS: &[&str] = &[
 pub struct Config {
     /// Where to listen. Loopback by default: exposing the registry is a decision.
     pub listen: SocketAddr,
+    /// How clients reach this registry (`https://registry.example.com`): the token
+    /// realm in challenges. Default: the address it listens on.
+    pub public_url: Option<String>,
     /// Blobs and the metadata database live here.
     pub data_dir: PathBuf,
     pub tls_cert: Option<PathBuf>,
@@ -94,6 +98,7 @@ impl Default for Config {
         let limits = airlock_registry::Limits::default();
         Config {
             listen: ([127, 0, 0, 1], 5000).into(),
+            public_url: None,
             data_dir: PathBuf::from("./airlock-data"),
             tls_cert: None,
             tls_key: None,
@@ -165,6 +170,16 @@ impl Config {
             );
         }
         config.sbom_referrer_patterns()?;
+        if let Some(url) = &config.public_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && url.len() < 256
+                && !url.contains(['"', ' ', '\\', '?', '#']);
+            if !ok {
+                anyhow::bail!(
+                    "invalid configuration: public_url must be an http:// or https:// URL without a query, e.g. https://registry.example.com"
+                );
+            }
+        }
         Ok(config)
     }
 

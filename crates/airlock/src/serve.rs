@@ -96,8 +96,13 @@ const TOKEN_SERVICE: &str = "airlock";
 /// servers never share (and clean up after) the same storage.
 fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::fd::AsRawFd;
-    std::fs::create_dir_all(data_dir)
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    make_private(data_dir, 0o700)?;
     let path = data_dir.join("serve.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -116,9 +121,42 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Narrows `path` to `mode` (owner only) if others may read it, with a warning: the
+/// data directory holds password hashes, keys and every blob.
+fn make_private(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let current = meta.permissions().mode() & 0o777;
+    if current & 0o077 != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{current:o}"),
+            "readable by others: narrowing to {mode:o}"
+        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot change the mode of {}", path.display()))?;
+    }
+    Ok(())
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&config.data_dir)?;
-    let store = Arc::new(SqliteMetaStore::open(&config.data_dir.join("airlock.db")).await?);
+    let db = config.data_dir.join("airlock.db");
+    if !db.exists() {
+        // Created owner-only; SQLite gives its -wal and -shm files the same mode.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&db)
+            .with_context(|| format!("creating {}", db.display()))?;
+    }
+    let store = Arc::new(SqliteMetaStore::open(&db).await?);
+    for suffix in ["", "-wal", "-shm"] {
+        make_private(Path::new(&format!("{}{suffix}", db.display())), 0o600)?;
+    }
     let registry = Registry::open_local_with(&config.data_dir, store.clone(), config.limits())?;
     registry.recover().await?;
     let secrets_key = key_file(&config.data_dir, SECRETS_KEY_FILE, || {
@@ -156,6 +194,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         scans.start(config.scan_workers);
         scans
     });
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("binding {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let scheme = if tls { "https" } else { "http" };
+    let realm = match &config.public_url {
+        Some(url) => format!("{}/token", url.trim_end_matches('/')),
+        None => {
+            if addr.ip().is_unspecified() {
+                tracing::warn!(
+                    "listening on every address without public_url: token challenges name {scheme}://{addr}/token, which clients elsewhere cannot reach; set public_url"
+                );
+            }
+            format!("{scheme}://{addr}/token")
+        }
+    };
     let app = router(AppState {
         registry: registry.clone(),
         directory: Arc::new(directory),
@@ -168,8 +222,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )),
         network: Arc::new(Firewall::new(config.network.clone())),
         scans,
-        scheme: if tls { "https" } else { "http" },
-        realm: None,
+        scheme,
+        realm: Some(realm),
     });
 
     if config.gc_interval_secs > 0 {
@@ -194,10 +248,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
 
-    let listener = std::net::TcpListener::bind(config.listen)
-        .with_context(|| format!("binding {}", config.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     let data = config.data_dir.display();
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {

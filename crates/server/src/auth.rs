@@ -307,20 +307,42 @@ async fn bearer_caller(
 }
 
 /// `WWW-Authenticate` for the token flow, naming the scope the request needs.
+///
+/// The realm is the configured `public_url` (or the address the server listens on)
+/// with `/token`, never the request's `Host`: a reflected realm would send clients'
+/// credentials wherever a request said. Behind a trusted proxy its
+/// `X-Forwarded-Host` and `-Proto` name the public address (the network guard removes
+/// them from everyone else's requests).
 pub fn challenge(
     state: &AppState,
     headers: &axum::http::HeaderMap,
     scope: Option<&str>,
     insufficient: bool,
 ) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.len() < 256 && !h.contains(['"', ' ', '\\']))
-        .unwrap_or("127.0.0.1");
-    let realm = match &state.realm {
-        Some(r) => r.clone(),
-        None => format!("{}://{host}/token", state.scheme),
+    let forwarded = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|h| {
+                !h.is_empty()
+                    && h.len() < 256
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+    };
+    let realm = match (forwarded("x-forwarded-host"), &state.realm) {
+        (Some(host), _) => {
+            let proto = match forwarded("x-forwarded-proto") {
+                Some("http") => "http",
+                Some("https") => "https",
+                _ => state.scheme,
+            };
+            format!("{proto}://{host}/token")
+        }
+        (None, Some(r)) => r.clone(),
+        (None, None) => format!("{}://127.0.0.1/token", state.scheme),
     };
     let mut c = format!(
         r#"Bearer realm="{realm}",service="{}""#,

@@ -459,8 +459,13 @@ impl Directory {
             };
             matches!(self.store.use_totp_step(user, step).await, Ok(true))
         } else if row.totp_confirmed && code.len() <= 32 {
-            let hash = second_factor::recovery_hash(code);
-            let used = matches!(self.store.use_recovery_code(user, &hash).await, Ok(true));
+            let keyed = second_factor::recovery_hash(self.sealer.recovery_key(), code);
+            let mut used = matches!(self.store.use_recovery_code(user, &keyed).await, Ok(true));
+            if !used {
+                // Codes enrolled before the hashes were keyed.
+                let legacy = second_factor::legacy_recovery_hash(code);
+                used = matches!(self.store.use_recovery_code(user, &legacy).await, Ok(true));
+            }
             self.users.remove(user);
             used
         } else {
@@ -651,7 +656,7 @@ impl Directory {
                 "a second factor is already enrolled; remove it first".into(),
             ));
         }
-        let e = second_factor::enrol(name)?;
+        let e = second_factor::enrol(name, self.sealer.recovery_key())?;
         let update = TotpUpdate {
             secret: Some(self.sealer.seal(&e.secret_bytes)?),
             confirmed: false,

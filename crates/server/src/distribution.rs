@@ -273,9 +273,23 @@ pub async fn dispatch(
     let mut query = query;
     if let (Endpoint::StartUpload(_), Some(from)) = (&endpoint, query.get("from")) {
         // Mounting reads `from`: without the right to pull it, a normal upload.
-        let readable = RepositoryName::parse(from)
-            .is_ok_and(|f| decide(&policy, &caller, Action::Pull, Target::Repository(&f)).allowed);
-        if !readable {
+        let decision = RepositoryName::parse(from)
+            .ok()
+            .map(|f| decide(&policy, &caller, Action::Pull, Target::Repository(&f)));
+        if !decision.as_ref().is_some_and(|d| d.allowed) {
+            // The refused read of `from` is evidence of its own, beside the push.
+            let reason = decision.map_or("not a repository name".into(), |d| d.reason);
+            state
+                .audit
+                .record(
+                    &caller.identity.name,
+                    &caller.client_ip,
+                    "pull (mount from)",
+                    &format!("repository:{}", from.chars().take(256).collect::<String>()),
+                    false,
+                    &format!("{reason}; a plain upload instead"),
+                )
+                .await;
             query.remove("mount");
         }
     }

@@ -47,7 +47,8 @@ pub struct AppState {
     pub scans: Option<Arc<scanning::ScanService>>,
     /// `http` or `https`: how clients reach us, for the token realm.
     pub scheme: &'static str,
-    /// The token endpoint's public URL when it cannot be derived from `Host`.
+    /// The token endpoint's URL as clients reach it: from `public_url`, else the
+    /// address the server listens on. Never taken from a request's `Host`.
     pub realm: Option<String>,
 }
 

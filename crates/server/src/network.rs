@@ -3,8 +3,10 @@
 //!
 //! The client address is the TCP peer, unless the peer is a trusted proxy: then the
 //! `X-Forwarded-For` chain is walked from the right, skipping trusted proxies, and the
-//! first untrusted address is the client. A forwarded header from anyone else is
-//! ignored, so it cannot be used to slip past the rules or the login limits.
+//! first untrusted address is the client. Forwarded headers (`X-Forwarded-For`,
+//! `-Host`, `-Proto`) from anyone else are removed before any handler sees them, so
+//! they cannot be used to slip past the rules or the login limits, nor to choose the
+//! token realm clients are sent to.
 
 use crate::directory::Directory;
 use crate::error::ApiError;
@@ -65,6 +67,11 @@ impl NetworkRules {
             return false;
         }
         contains(&self.allow, ip) || self.default_action == DefaultAction::Allow
+    }
+
+    /// Whether `peer` is a proxy whose forwarded headers are believed.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        contains(&self.trusted_proxies, peer)
     }
 
     /// The client address of a request from `peer` carrying `forwarded_for`.
@@ -197,6 +204,13 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             "access from this address is not allowed",
         )
         .into_response();
+    }
+    if !rules.trusts(peer) {
+        // What a proxy tells about the original request is believed only from a
+        // trusted proxy: from anyone else it never reaches a handler.
+        for h in ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"] {
+            req.headers_mut().remove(h);
+        }
     }
     req.extensions_mut().insert(ClientIp(client));
     next.run(req).await

@@ -33,7 +33,8 @@ pub struct Enrolment {
     pub recovery_hashes: Vec<String>,
 }
 
-pub fn enrol(user: &str) -> anyhow::Result<Enrolment> {
+/// `key`: what recovery codes are hashed with (see [`recovery_hash`]).
+pub fn enrol(user: &str, key: &[u8; 32]) -> anyhow::Result<Enrolment> {
     let mut secret_bytes = vec![0u8; 20];
     rand::thread_rng().fill(&mut secret_bytes[..]);
     totp(&secret_bytes)?;
@@ -47,7 +48,10 @@ pub fn enrol(user: &str) -> anyhow::Result<Enrolment> {
         "otpauth://totp/{label}?secret={secret}&issuer={ISSUER}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}"
     );
     let recovery_codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-    let recovery_hashes = recovery_codes.iter().map(|c| recovery_hash(c)).collect();
+    let recovery_hashes = recovery_codes
+        .iter()
+        .map(|c| recovery_hash(key, c))
+        .collect();
     Ok(Enrolment {
         secret,
         otpauth_url,
@@ -68,14 +72,28 @@ fn recovery_code() -> String {
     format!("{}-{}", pick(5), pick(5))
 }
 
-/// The stored form of a recovery code (case and dashes do not matter).
-pub fn recovery_hash(code: &str) -> String {
-    let normal: String = code
-        .chars()
+fn normal_recovery_code(code: &str) -> String {
+    code.chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
-        .collect();
-    hex::encode(Sha256::digest(normal.as_bytes()))
+        .collect()
+}
+
+/// The stored form of a recovery code (case and dashes do not matter): an
+/// HMAC-SHA256 under `key`, derived from the sealed-secrets key outside the database.
+/// A code has about 50 bits; a plain hash of it could be searched by whoever reads the
+/// database, a keyed one cannot without the key.
+pub fn recovery_hash(key: &[u8; 32], code: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(normal_recovery_code(code).as_bytes());
+    format!("h1:{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// How codes enrolled before recovery hashes were keyed are stored (plain SHA-256):
+/// still accepted, once each, until the user enrols again.
+pub fn legacy_recovery_hash(code: &str) -> String {
+    hex::encode(Sha256::digest(normal_recovery_code(code).as_bytes()))
 }
 
 /// Whether `code` looks like a TOTP code (as opposed to a recovery code).
@@ -128,7 +146,7 @@ mod tests {
 
     #[test]
     fn accepts_one_step_of_skew_only() {
-        let e = enrol("alice").unwrap();
+        let e = enrol("alice", &[1; 32]).unwrap();
         let now = 1_700_000_000;
         let code = code_at(&e.secret_bytes, now).unwrap();
         let step = (now / STEP_SECS) as i64;
@@ -147,13 +165,16 @@ mod tests {
 
     #[test]
     fn enrolment_material() {
-        let e = enrol("alice@example").unwrap();
+        let e = enrol("alice@example", &[1; 32]).unwrap();
         assert_eq!(e.recovery_codes.len(), RECOVERY_CODES);
         assert!(e
             .otpauth_url
             .starts_with("otpauth://totp/Airlock%3Aalice%40example?secret="));
         assert_eq!(
-            recovery_hash(&e.recovery_codes[0].to_uppercase().replace('-', "")),
+            recovery_hash(
+                &[1; 32],
+                &e.recovery_codes[0].to_uppercase().replace('-', "")
+            ),
             e.recovery_hashes[0]
         );
         assert_eq!(

@@ -309,6 +309,9 @@ impl PasswordCheck {
 /// Seals and opens small secrets with AES-256-GCM (random 96-bit nonce per seal).
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// What recovery codes are hashed with: derived from the same key, so it is not
+    /// in the database either.
+    recovery_key: [u8; 32],
 }
 
 impl Sealer {
@@ -321,9 +324,21 @@ impl Sealer {
     }
 
     pub fn new(key: &[u8]) -> anyhow::Result<Sealer> {
+        use hmac::{Hmac, Mac};
         let cipher = Aes256Gcm::new_from_slice(key)
             .map_err(|_| anyhow::anyhow!("the secrets key must be {} bytes", Self::KEY_LEN))?;
-        Ok(Sealer { cipher })
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(b"airlock recovery codes v1");
+        Ok(Sealer {
+            cipher,
+            recovery_key: mac.finalize().into_bytes().into(),
+        })
+    }
+
+    /// The key recovery codes are hashed with.
+    pub fn recovery_key(&self) -> &[u8; 32] {
+        &self.recovery_key
     }
 
     /// `base64(nonce || ciphertext)`.

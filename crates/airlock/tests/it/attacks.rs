@@ -514,6 +514,23 @@ async fn admin_sessions_die_with_a_password_reset_or_a_new_second_factor() {
     .await
     .unwrap();
     assert_eq!(confirm.status(), StatusCode::NO_CONTENT);
+    // Recovery codes (about 50 bits each) are stored keyed, not as plain SHA-256.
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        s.data_dir.join("airlock.db").display()
+    ))
+    .await
+    .unwrap();
+    let stored: String = sqlx::query_scalar("SELECT recovery_codes FROM users WHERE name = 'dave'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .split(' ')
+            .all(|c| c.starts_with("h1:") && c.len() == 67),
+        "{stored}"
+    );
     settle().await;
     assert_eq!(me(before_2fa.clone()).await, StatusCode::UNAUTHORIZED);
     let pat = bearer(
@@ -615,4 +632,130 @@ async fn a_network_restricted_token_cannot_refresh_from_elsewhere() {
         .unwrap()
         .status();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The challenge of an unauthenticated request, as a client sending `headers` sees it.
+async fn realm_for(s: &TestServer, headers: &[(&str, &str)]) -> String {
+    let mut req = s.anon(reqwest::Method::GET, "/v2/");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let c = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    c.split('"').nth(1).unwrap().to_owned()
+}
+
+/// The challenge's realm reflected the request's Host (`Host: evil.example` →
+/// `realm="http://evil.example/token"`), so a client could be sent to hand its
+/// credentials to anyone. It comes from `public_url` or the listen address, and
+/// from X-Forwarded-Host only through a trusted proxy.
+#[tokio::test]
+async fn the_token_realm_does_not_follow_the_host_header() {
+    let s = TestServer::start().await;
+    let own = format!("{}/token", s.base);
+    assert_eq!(realm_for(&s, &[("host", "evil.example")]).await, own);
+    assert_eq!(
+        realm_for(
+            &s,
+            &[
+                ("x-forwarded-host", "evil.example"),
+                ("x-forwarded-proto", "https")
+            ]
+        )
+        .await,
+        own,
+        "forwarded headers from an untrusted peer"
+    );
+    let (s, _tmp) =
+        TestServer::start_with_config("public_url = \"https://registry.example.com/\"\n").await;
+    assert_eq!(
+        realm_for(&s, &[("host", "evil.example")]).await,
+        "https://registry.example.com/token"
+    );
+    let (s, _tmp) =
+        TestServer::start_with_config("[network]\ntrusted_proxies = [\"127.0.0.1/32\"]\n").await;
+    assert_eq!(
+        realm_for(
+            &s,
+            &[
+                ("x-forwarded-host", "registry.example.com"),
+                ("x-forwarded-proto", "https")
+            ]
+        )
+        .await,
+        "https://registry.example.com/token"
+    );
+    assert_eq!(
+        realm_for(&s, &[("x-forwarded-host", "bad\"host")]).await,
+        format!("{}/token", s.base),
+        "a malformed forwarded host is not used"
+    );
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `airlock.db` (password hashes, recovery codes) was 0644 in a 0755 data directory.
+/// Both are owner-only at creation, and narrowed at start where they were not.
+#[tokio::test]
+async fn the_data_directory_and_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = TestServer::start().await;
+    assert_eq!(mode(&s.data_dir), 0o700);
+    assert_eq!(mode(&s.data_dir.join("airlock.db")), 0o600);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("old");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(s);
+    let s = TestServer::start_in(&dir).await;
+    drop(s);
+    std::fs::set_permissions(
+        dir.join("airlock.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _s = TestServer::start_in(&dir).await;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("airlock.db")), 0o600);
+}
+
+/// A mount from a repository the caller may not read was audited only as "push
+/// allowed": the refused pull on `from` is recorded too.
+#[tokio::test]
+async fn a_refused_mount_source_is_audited() {
+    let mut s = TestServer::start().await;
+    let digest = s.push_blob("secret/app", b"private layer").await;
+    user_with_role(&s, "mallory", "mallory-password-1", "mine/*", "contributor").await;
+    let resp = s
+        .anon(
+            reqwest::Method::POST,
+            &format!("/v2/mine/app/blobs/uploads/?mount={digest}&from=secret/app"),
+        )
+        .basic_auth("mallory", Some("mallory-password-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::ACCEPTED,
+        "a plain upload instead"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.kill();
+    let (ok, out) = s.cli(&["audit", "export"]);
+    assert!(ok, "{out}");
+    let refused = out.lines().find(|l| {
+        l.contains("\"pull (mount from)\"")
+            && l.contains("\"repository:secret/app\"")
+            && l.contains("\"denied\"")
+            && l.contains("mallory")
+    });
+    assert!(refused.is_some(), "{out}");
 }
