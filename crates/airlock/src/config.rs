@@ -18,6 +18,10 @@ const ENV_KEYS: &[&str] = &[
     "tls_client_ca",
     "max_blob_bytes",
     "upload_expiry_secs",
+    "max_uploads_per_owner",
+    "max_connections_per_address",
+    "header_read_timeout_secs",
+    "max_uploads_per_repository",
     "gc_interval_secs",
     "gc_grace_secs",
     "log",
@@ -49,6 +53,15 @@ pub struct Config {
     pub tls_client_ca: Option<PathBuf>,
     pub max_blob_bytes: u64,
     pub upload_expiry_secs: i64,
+    /// Most open connections from one client address; more are closed at once.
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request's head (also how long a kept-alive
+    /// connection may sit idle).
+    pub header_read_timeout_secs: u64,
+    /// Most open upload sessions one principal may have at once.
+    pub max_uploads_per_owner: u64,
+    /// Most open upload sessions in one repository at once.
+    pub max_uploads_per_repository: u64,
     /// Run garbage collection in the background this often; 0 disables it.
     pub gc_interval_secs: u64,
     /// Garbage collection leaves anything touched this recently alone.
@@ -105,6 +118,10 @@ impl Default for Config {
             tls_client_ca: None,
             max_blob_bytes: limits.max_blob_bytes,
             upload_expiry_secs: limits.upload_expiry_secs,
+            max_connections_per_address: 256,
+            header_read_timeout_secs: 30,
+            max_uploads_per_owner: limits.max_uploads_per_owner,
+            max_uploads_per_repository: limits.max_uploads_per_repository,
             gc_interval_secs: 0,
             gc_grace_secs: 3600,
             log: "info".into(),
@@ -203,6 +220,8 @@ impl Config {
         airlock_registry::Limits {
             max_blob_bytes: self.max_blob_bytes,
             upload_expiry_secs: self.upload_expiry_secs,
+            max_uploads_per_owner: self.max_uploads_per_owner,
+            max_uploads_per_repository: self.max_uploads_per_repository,
             ..airlock_registry::Limits::default()
         }
     }

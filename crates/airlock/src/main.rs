@@ -2,6 +2,7 @@
 
 mod admin_client;
 mod config;
+mod connections;
 mod registry_client;
 mod scan_cli;
 mod serve;

@@ -249,6 +249,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let data = config.data_dir.display();
+    let connections = crate::connections::ConnectionLimits::new(config.max_connections_per_address);
+    let header_timeout = Duration::from_secs(config.header_read_timeout_secs.max(1));
     match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
             let tls = crate::tls::server_config(cert, key, config.tls_client_ca.as_deref())
@@ -265,20 +267,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 shutdown_signal().await;
                 h.graceful_shutdown(Some(Duration::from_secs(10)));
             });
-            axum_server::from_tcp(listener)
-                .acceptor(crate::tls::CertAcceptor::new(tls))
-                .handle(handle)
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(crate::tls::CertAcceptor::new(tls, connections))
+                .handle(handle);
+            *server.http_builder() = crate::connections::http_builder(header_timeout);
+            server
                 .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;
         }
         _ => {
             eprintln!("airlock listening on http://{addr} (data in {data})");
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(
+            crate::connections::serve_http(
                 listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                app,
+                connections,
+                header_timeout,
+                shutdown_signal(),
             )
-            .with_graceful_shutdown(shutdown_signal())
             .await?;
         }
     }

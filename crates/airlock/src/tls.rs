@@ -2,6 +2,7 @@
 //! and an acceptor that hands each connection's verified client certificate to the
 //! requests on it.
 
+use crate::connections::{ConnectionLimits, Counted};
 use airlock_server::client_cert::ClientCertificate;
 use anyhow::Context;
 use axum_server::accept::{Accept, DefaultAcceptor};
@@ -14,7 +15,6 @@ use std::io;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tower_http::add_extension::AddExtension;
 
 fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
@@ -71,29 +71,43 @@ pub fn server_config(
 #[derive(Clone)]
 pub struct CertAcceptor {
     inner: RustlsAcceptor<DefaultAcceptor>,
+    connections: std::sync::Arc<ConnectionLimits>,
 }
 
 impl CertAcceptor {
-    pub fn new(config: RustlsConfig) -> CertAcceptor {
+    pub fn new(
+        config: RustlsConfig,
+        connections: std::sync::Arc<ConnectionLimits>,
+    ) -> CertAcceptor {
         CertAcceptor {
             inner: RustlsAcceptor::new(config),
+            connections,
         }
     }
 }
 
-type TlsStream<I> = tokio_rustls::server::TlsStream<I>;
+type TlsStream<I> = tokio_rustls::server::TlsStream<Counted<I>>;
 
-impl<I, S> Accept<I, S> for CertAcceptor
+impl<S> Accept<tokio::net::TcpStream, S> for CertAcceptor
 where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Send + 'static,
 {
-    type Stream = TlsStream<I>;
+    type Stream = TlsStream<tokio::net::TcpStream>;
     type Service = AddExtension<S, Option<ClientCertificate>>;
     type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
 
-    fn accept(&self, stream: I, service: S) -> Self::Future {
-        let accepting = self.inner.accept(stream, service);
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        // At most so many connections per client address, counted before the handshake.
+        let slot = stream
+            .peer_addr()
+            .ok()
+            .and_then(|peer| self.connections.admit(peer.ip()));
+        let Some(slot) = slot else {
+            return Box::pin(async {
+                Err(io::Error::other("too many connections from one address"))
+            });
+        };
+        let accepting = self.inner.accept(Counted::new(stream, slot), service);
         Box::pin(async move {
             let (stream, service) = accepting.await?;
             let cert = stream

@@ -20,6 +20,8 @@ pub enum RegistryError {
     SizeInvalid(String),
     #[error("content too large: {0}")]
     TooLarge(String),
+    #[error("too many open upload sessions: {0}")]
+    TooManyUploads(String),
     #[error("manifest unknown to registry: {0}")]
     ManifestUnknown(String),
     #[error("manifest invalid: {0}")]

@@ -29,18 +29,25 @@ use std::sync::Arc;
 pub struct Limits {
     /// Largest blob accepted.
     pub max_blob_bytes: u64,
-    /// Upload sessions untouched for this long are expired by GC.
+    /// Upload sessions untouched for this long are expired by GC (and no longer
+    /// count against the caps below).
     pub upload_expiry_secs: i64,
     /// Most entries one tags/catalog page returns.
     pub max_page: u32,
+    /// Most open upload sessions one principal may have.
+    pub max_uploads_per_owner: u64,
+    /// Most open upload sessions in one repository.
+    pub max_uploads_per_repository: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_blob_bytes: 64 * 1024 * 1024 * 1024,
-            upload_expiry_secs: 24 * 3600,
+            upload_expiry_secs: 3600,
             max_page: 1000,
+            max_uploads_per_owner: 200,
+            max_uploads_per_repository: 1000,
         }
     }
 }

@@ -25,10 +25,27 @@ pub struct Chunk {
 }
 
 impl Registry {
-    /// Opens an upload session in `repo`, owned by `owner`.
+    /// Opens an upload session in `repo`, owned by `owner`, unless the owner or the
+    /// repository already has as many open (not expired) sessions as allowed.
     pub async fn start_upload(&self, repo: &RepositoryName, owner: &str) -> Result<UploadId> {
         let id = UploadId::new();
         let now = now_unix();
+        let (by_owner, by_repo) = self
+            .meta
+            .open_uploads(owner, repo, now - self.limits.upload_expiry_secs)
+            .await?;
+        if by_owner >= self.limits.max_uploads_per_owner {
+            return Err(RegistryError::TooManyUploads(format!(
+                "at most {} per principal; finish or cancel some",
+                self.limits.max_uploads_per_owner
+            )));
+        }
+        if by_repo >= self.limits.max_uploads_per_repository {
+            return Err(RegistryError::TooManyUploads(format!(
+                "at most {} in one repository",
+                self.limits.max_uploads_per_repository
+            )));
+        }
         self.meta
             .create_upload(&UploadRecord {
                 id: id.clone(),

@@ -122,6 +122,10 @@ impl From<RegistryError> for ApiError {
             RegistryError::DigestInvalid(_) => ApiError::new(S::BAD_REQUEST, "DIGEST_INVALID", msg),
             RegistryError::SizeInvalid(_) => ApiError::new(S::BAD_REQUEST, "SIZE_INVALID", msg),
             RegistryError::TooLarge(_) => ApiError::new(S::PAYLOAD_TOO_LARGE, "SIZE_INVALID", msg),
+            RegistryError::TooManyUploads(_) => {
+                ApiError::new(S::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", msg)
+                    .with_header(header::RETRY_AFTER, "60")
+            }
             RegistryError::ManifestUnknown(_) => {
                 ApiError::new(S::NOT_FOUND, "MANIFEST_UNKNOWN", msg)
             }

@@ -121,6 +121,13 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn touch_upload(&self, id: &UploadId, now: i64) -> Result<()>;
     async fn delete_upload(&self, id: &UploadId) -> Result<()>;
     async fn expired_uploads(&self, updated_before: i64) -> Result<Vec<UploadId>>;
+    /// Open sessions touched at or after `updated_since`: (of `owner`, in `repo`).
+    async fn open_uploads(
+        &self,
+        owner: &str,
+        repo: &RepositoryName,
+        updated_since: i64,
+    ) -> Result<(u64, u64)>;
 
     // --- manifests and tags -------------------------------------------------------
     /// Records a manifest (and its tag) after checking, in the same transaction,

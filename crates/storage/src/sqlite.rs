@@ -229,6 +229,25 @@ impl MetaStore for SqliteMetaStore {
         Ok(())
     }
 
+    async fn open_uploads(
+        &self,
+        owner: &str,
+        repo: &RepositoryName,
+        updated_since: i64,
+    ) -> Result<(u64, u64)> {
+        let (by_owner, by_repo): (i64, i64) = sqlx::query_as(
+            "SELECT
+               (SELECT COUNT(*) FROM uploads WHERE owner = ?1 AND updated_at >= ?3),
+               (SELECT COUNT(*) FROM uploads WHERE repo = ?2 AND updated_at >= ?3)",
+        )
+        .bind(owner)
+        .bind(repo.as_str())
+        .bind(updated_since)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok((by_owner as u64, by_repo as u64))
+    }
+
     async fn expired_uploads(&self, updated_before: i64) -> Result<Vec<UploadId>> {
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < ?")
             .bind(updated_before)

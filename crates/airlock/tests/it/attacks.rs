@@ -759,3 +759,105 @@ async fn a_refused_mount_source_is_audited() {
     });
     assert!(refused.is_some(), "{out}");
 }
+
+/// One user opened 2,000 upload sessions in 8 s, each kept 24 h. Open sessions are
+/// capped per principal and per repository, and idle ones expire after an hour.
+#[tokio::test]
+async fn upload_sessions_without_end_are_capped() {
+    let (s, _tmp) = TestServer::start_with_config(
+        "max_uploads_per_owner = 5\nmax_uploads_per_repository = 8\n",
+    )
+    .await;
+    user_with_role(&s, "pusher", "pusher-password-1", "flood/*", "contributor").await;
+    let open = |user: &'static str, pw: &'static str| {
+        let s = &s;
+        async move {
+            s.anon(reqwest::Method::POST, "/v2/flood/app/blobs/uploads/")
+                .basic_auth(user, Some(pw))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mut mine = Vec::new();
+    for _ in 0..5 {
+        let resp = open("admin", PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        mine.push(location_of(&resp));
+    }
+    let resp = open("admin", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(error_code(resp).await, "TOOMANYREQUESTS");
+    // Someone else may still open some, up to the repository's cap.
+    for _ in 0..3 {
+        assert_eq!(
+            open("pusher", "pusher-password-1").await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    assert_eq!(
+        open("pusher", "pusher-password-1").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A finished or cancelled session frees its place.
+    let resp = s.send(reqwest::Method::DELETE, &mine[0]).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(open("admin", PASSWORD).await.status(), StatusCode::ACCEPTED);
+}
+
+/// Whether the server closes `conn` (EOF or reset) within `within`.
+async fn closed_within(conn: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // a 408 or the like before the close
+        }
+    }
+}
+
+/// A connection that sent half a header stayed open (1,000 from one address were
+/// accepted). Request heads have a deadline, and connections per address a cap.
+#[tokio::test]
+async fn half_sent_headers_and_connection_floods_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let (s, _tmp) = TestServer::start_with_config(
+        "header_read_timeout_secs = 2\nmax_connections_per_address = 5\n",
+    )
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // Half a header, then silence: closed after the deadline.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    assert!(closed_within(&mut slow, Duration::from_secs(6)).await);
+    assert!(
+        t.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    // Five idle connections from one address are kept; the sixth is closed at once.
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut sixth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(closed_within(&mut sixth, Duration::from_millis(1000)).await);
+    // Another address is not affected, and once they close, this one is served again.
+    assert_eq!(
+        login(&client_from("127.0.0.5"), &s, "admin", PASSWORD).await,
+        StatusCode::OK
+    );
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        login(&client_from("127.0.0.1"), &s, "admin", PASSWORD).await,
+        StatusCode::OK
+    );
+}
