@@ -11,7 +11,7 @@
 use crate::client_cert::ClientCertificate;
 use crate::directory::{PasswordLogin, PAT_PREFIX};
 use crate::error::ApiError;
-use crate::secrets::{Busy, PasswordCheck};
+use crate::secrets::{PasswordCheck, Unchecked, Verify};
 use crate::token::{Claims, Stamp};
 use crate::AppState;
 use airlock_access::Identity;
@@ -83,6 +83,17 @@ pub enum Refused {
     LockedOut(LockedOut),
     /// Too many password checks running or waiting; nothing was checked.
     Busy,
+    /// Asked to answer from remembered successes only, and this is none.
+    NotRemembered,
+}
+
+impl From<Unchecked> for Refused {
+    fn from(u: Unchecked) -> Self {
+        match u {
+            Unchecked::Busy => Refused::Busy,
+            Unchecked::NotRemembered => Refused::NotRemembered,
+        }
+    }
 }
 
 /// `429` for an attempt refused unchecked because password checks are saturated.
@@ -148,19 +159,31 @@ pub async fn authenticate(
         let (user_key, keys) = login_keys(&user, client_ip);
         let machine = password.starts_with(PAT_PREFIX) || state.accounts.is_token(&user).await;
         let keys: &[String] = if machine { &keys[..1] } else { &keys };
-        let attempt = state
-            .limiter
-            .reserve(keys)
-            .map_err(|retry_after| Refused::LockedOut(LockedOut { retry_after }))?;
-        let caller = check_credentials(state, authorization, client, door).await;
-        match &caller {
-            Ok(_) => attempt.succeeded(&user_key),
-            Err(Refused::Invalid) => attempt.failed(),
-            Err(_) => drop(attempt),
+        if let Some(retry_after) = state.limiter.locked(keys) {
+            return Err(Refused::LockedOut(LockedOut { retry_after }));
         }
-        caller
+        // Credentials that succeeded a moment ago are answered without hashing and
+        // without taking a place in the limiter: clients that send them on every
+        // request, many at once, are not slowed down by the lockout's accounting.
+        match check_credentials(state, authorization, client, door, Verify::RememberedOnly).await {
+            Ok(caller) => Ok(caller),
+            Err(_) => {
+                let attempt = state
+                    .limiter
+                    .reserve(keys)
+                    .map_err(|retry_after| Refused::LockedOut(LockedOut { retry_after }))?;
+                let caller =
+                    check_credentials(state, authorization, client, door, Verify::Full).await;
+                match &caller {
+                    Ok(_) => attempt.succeeded(&user_key),
+                    Err(Refused::Invalid) => attempt.failed(),
+                    Err(_) => drop(attempt),
+                }
+                caller
+            }
+        }
     } else {
-        check_credentials(state, authorization, client, door).await
+        check_credentials(state, authorization, client, door, Verify::Full).await
     };
     caller.map(|mut c| {
         c.client_ip = client_ip.to_owned();
@@ -208,6 +231,7 @@ async fn check_credentials(
     authorization: &str,
     client: Option<std::net::IpAddr>,
     door: Door,
+    verify: Verify,
 ) -> Result<Caller, Refused> {
     if let Some(token) = authorization
         .strip_prefix("Bearer ")
@@ -219,13 +243,17 @@ async fn check_credentials(
     }
     let (user, password) = decode_basic(authorization).ok_or(Refused::Invalid)?;
     if password.starts_with(PAT_PREFIX) {
-        return match state.directory.pat_login(&user, &password, client).await {
+        return match state
+            .directory
+            .pat_login(&user, &password, client, verify)
+            .await
+        {
             Ok(Some((identity, stamp))) => Ok(caller(identity, stamp, false)),
             Ok(None) => Err(Refused::Invalid),
-            Err(Busy) => Err(Refused::Busy),
+            Err(e) => Err(e.into()),
         };
     }
-    password_caller(state, &user, &password, client, door).await
+    password_caller(state, &user, &password, client, door, verify).await
 }
 
 /// A name may be a service token's or a user's (or both). Every hash the password
@@ -240,6 +268,7 @@ async fn password_caller(
     password: &str,
     client: Option<std::net::IpAddr>,
     door: Door,
+    verify: Verify,
 ) -> Result<Caller, Refused> {
     let token = state
         .accounts
@@ -256,12 +285,12 @@ async fn password_caller(
         candidates.push(account.as_ref().map(|a| a.password_hash.as_str()));
     }
     let matched = match PasswordCheck::default()
-        .first_match(&candidates, password)
+        .check(&candidates, password, verify)
         .await
     {
         Ok(Some(i)) => i,
         Ok(None) => return Err(Refused::Invalid),
-        Err(Busy) => return Err(Refused::Busy),
+        Err(e) => return Err(e.into()),
     };
     if let (Some(token), true) = (&token, matched < token_hashes.len()) {
         let stamp = crate::accounts::token_stamp(token);
@@ -408,7 +437,7 @@ async fn gate(state: AppState, req: Request, next: Next, door: Door) -> Response
                 return locked.response();
             }
             Err(Refused::Busy) => return busy_response(),
-            Err(Refused::Invalid) => Some(value),
+            Err(Refused::Invalid | Refused::NotRemembered) => Some(value),
         },
     };
     if let Some(value) = refused {

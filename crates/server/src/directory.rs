@@ -8,7 +8,7 @@
 //! server sharing the database.
 
 use crate::second_factor;
-use crate::secrets::{self, Busy, PasswordCheck, Sealer};
+use crate::secrets::{self, Busy, PasswordCheck, Sealer, Unchecked, Verify};
 use crate::token::Stamp;
 use airlock_access::{ActionSet, Binding, Identity, Principal, RepoPattern, Role, Scope};
 use airlock_storage::{
@@ -479,7 +479,8 @@ impl Directory {
         user: &str,
         token: &str,
         client: Option<IpAddr>,
-    ) -> std::result::Result<Option<(Identity, Stamp)>, Busy> {
+        verify: Verify,
+    ) -> std::result::Result<Option<(Identity, Stamp)>, Unchecked> {
         let row = match pat_id(token) {
             Some(id) => self.pat_row(id).await,
             None => None,
@@ -496,7 +497,12 @@ impl Directory {
                 .collect(),
             None => vec![None],
         };
-        if self.check.first_match(&candidates, token).await?.is_none() {
+        if self
+            .check
+            .check(&candidates, token, verify)
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
         let Some(row) = row else {
@@ -1192,10 +1198,17 @@ mod tests {
             .unwrap();
         let token = shown.token.unwrap();
         assert!(
-            d.pat_login("bob", &token, None).await.unwrap().is_none(),
+            d.pat_login("bob", &token, None, Verify::Full)
+                .await
+                .unwrap()
+                .is_none(),
             "another user"
         );
-        let (id, _) = d.pat_login("alice", &token, None).await.unwrap().unwrap();
+        let (id, _) = d
+            .pat_login("alice", &token, None, Verify::Full)
+            .await
+            .unwrap()
+            .unwrap();
         let policy = d.policy().await;
         let repo = RepositoryName::parse("team/app").unwrap();
         let can = |a| authorize(&id, &policy.bindings, a, Target::Repository(&repo)).allowed;
@@ -1208,10 +1221,14 @@ mod tests {
         d.set_pat_enabled("alice", shown.id.as_deref().unwrap(), false)
             .await
             .unwrap();
-        assert!(d.pat_login("alice", &token, None).await.unwrap().is_none());
+        assert!(d
+            .pat_login("alice", &token, None, Verify::Full)
+            .await
+            .unwrap()
+            .is_none());
         assert!(d.subject(&id.name, None).await.is_none());
         assert!(d
-            .pat_login("alice", "alp_short_x", None)
+            .pat_login("alice", "alp_short_x", None, Verify::Full)
             .await
             .unwrap()
             .is_none());
@@ -1220,17 +1237,35 @@ mod tests {
         let id = shown.id.as_deref().unwrap();
         d.set_pat_enabled("alice", id, true).await.unwrap();
         let second = d.rotate_pat("alice", id, 2).await.unwrap().token.unwrap();
-        assert!(d.pat_login("alice", &token, None).await.unwrap().is_some());
-        assert!(d.pat_login("alice", &second, None).await.unwrap().is_some());
+        assert!(d
+            .pat_login("alice", &token, None, Verify::Full)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(d
+            .pat_login("alice", &second, None, Verify::Full)
+            .await
+            .unwrap()
+            .is_some());
         let first = d.rotate_pat("alice", id, 1).await.unwrap().token.unwrap();
         assert!(
-            d.pat_login("alice", &token, None).await.unwrap().is_none(),
+            d.pat_login("alice", &token, None, Verify::Full)
+                .await
+                .unwrap()
+                .is_none(),
             "replaced"
         );
-        assert!(d.pat_login("alice", &first, None).await.unwrap().is_some());
+        assert!(d
+            .pat_login("alice", &first, None, Verify::Full)
+            .await
+            .unwrap()
+            .is_some());
         d.clear_pat_secret("alice", id).await.unwrap();
         assert!(
-            d.pat_login("alice", &second, None).await.unwrap().is_none(),
+            d.pat_login("alice", &second, None, Verify::Full)
+                .await
+                .unwrap()
+                .is_none(),
             "cleared"
         );
         assert!(d.rotate_pat("bob", id, 1).await.is_err(), "not bob's");

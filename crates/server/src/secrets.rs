@@ -39,6 +39,29 @@ pub fn generate(len: usize) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;
 
+/// How much a check may do: hash, or only answer from remembered successes (the
+/// fast path taken before an attempt is counted against the lockout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    Full,
+    RememberedOnly,
+}
+
+/// Why a password was not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unchecked {
+    /// Too many verifications running or waiting.
+    Busy,
+    /// Only remembered successes were consulted, and this is none.
+    NotRemembered,
+}
+
+impl From<Busy> for Unchecked {
+    fn from(_: Busy) -> Self {
+        Unchecked::Busy
+    }
+}
+
 /// The process-wide bound on argon2 verifications: one hashing thread per core, each
 /// with its own memory for argon2's blocks, reused from one verification to the next
 /// (argon2 allocating 19 MiB per verification on whatever blocking thread ran it left
@@ -267,6 +290,30 @@ impl PasswordCheck {
                 .get(&remember_key(h, password))
                 .is_some_and(|at| at.elapsed() < REMEMBER_VERIFIED)
         })
+    }
+
+    /// Which of `candidates` a remembered success of `password` is for (no hashing).
+    pub fn remembered_match(&self, candidates: &[Option<&str>], password: &str) -> Option<usize> {
+        let real: Vec<&str> = candidates.iter().flatten().copied().collect();
+        let hash = real[self.remembered(&real, password)?];
+        candidates.iter().position(|c| *c == Some(hash))
+    }
+
+    /// [`PasswordCheck::first_match`], or with [`Verify::RememberedOnly`] only what
+    /// remembered successes say.
+    pub async fn check(
+        &self,
+        candidates: &[Option<&str>],
+        password: &str,
+        verify: Verify,
+    ) -> Result<Option<usize>, Unchecked> {
+        match verify {
+            Verify::Full => Ok(self.first_match(candidates, password).await?),
+            Verify::RememberedOnly => self
+                .remembered_match(candidates, password)
+                .map(Some)
+                .ok_or(Unchecked::NotRemembered),
+        }
     }
 
     /// Which of `candidates` `password` matches (the first, in order), all verified

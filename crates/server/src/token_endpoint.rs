@@ -175,7 +175,7 @@ async fn login(state: &AppState, basic: &str, client_ip: &str) -> Result<Caller,
         Ok(c) => Ok(c),
         Err(Refused::LockedOut(locked)) => Err(locked.response()),
         Err(Refused::Busy) => Err(auth::busy_response()),
-        Err(Refused::Invalid) => {
+        Err(Refused::Invalid | Refused::NotRemembered) => {
             let who = auth::decode_basic(basic)
                 .map(|(u, _)| auth::shown_user(&u))
                 .unwrap_or_default();
