@@ -147,12 +147,6 @@ impl Accounts {
         token_identity(row)
     }
 
-    /// Whether a token named in an already issued JWT is still usable (revocation,
-    /// disabling and expiry apply to issued JWTs too).
-    pub async fn still_usable(&self, name: &str, client: Option<IpAddr>) -> bool {
-        matches!(self.row(name).await, Ok(Some(row)) if usable(&row, now()) && from_allowed_network(&row, client))
-    }
-
     /// The identity of a usable token named by a verified client certificate.
     pub async fn certificate_identity(
         &self,
