@@ -45,6 +45,13 @@ impl RepoPattern {
         })
     }
 
+    /// Parses every pattern of a list; the first invalid one is the error.
+    pub fn parse_all<S: AsRef<str>>(list: &[S]) -> Result<Vec<RepoPattern>, PatternError> {
+        list.iter()
+            .map(|p| RepoPattern::parse(p.as_ref()))
+            .collect()
+    }
+
     pub fn everything() -> RepoPattern {
         RepoPattern {
             text: "**".into(),

@@ -202,10 +202,7 @@ impl Config {
 
     /// `sbom_referrers`, parsed.
     pub fn sbom_referrer_patterns(&self) -> anyhow::Result<Vec<airlock_access::RepoPattern>> {
-        self.sbom_referrers
-            .iter()
-            .map(|p| airlock_access::RepoPattern::parse(p))
-            .collect::<Result<_, _>>()
+        airlock_access::RepoPattern::parse_all(&self.sbom_referrers)
             .map_err(|e| anyhow::anyhow!("invalid configuration: sbom_referrers: {e}"))
     }
 

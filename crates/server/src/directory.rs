@@ -513,11 +513,7 @@ impl Directory {
         tokio::spawn(async move {
             let _ = store.touch_pat(&id, now()).await;
         });
-        let stamp = Stamp {
-            uid: row.id.clone(),
-            gen: row.generation,
-        };
-        Ok(Some((self.pat_identity(&row).await, stamp)))
+        Ok(Some((self.pat_identity(&row).await, pat_stamp(&row))))
     }
 
     async fn pat_usable(&self, row: &PatRecord, client: Option<IpAddr>) -> bool {
@@ -550,11 +546,7 @@ impl Directory {
                 if !self.pat_usable(&row, client).await {
                     return None;
                 }
-                let stamp = Stamp {
-                    uid: row.id.clone(),
-                    gen: row.generation,
-                };
-                Some((self.pat_identity(&row).await, stamp))
+                Some((self.pat_identity(&row).await, pat_stamp(&row)))
             }
             None => {
                 let row = self.user_row(sub).await?;
@@ -1017,6 +1009,14 @@ pub fn pat_id(token: &str) -> Option<&str> {
 pub fn user_stamp(row: &UserRecord) -> Stamp {
     Stamp {
         uid: row.uid.clone(),
+        gen: row.generation,
+    }
+}
+
+/// The credential stamp of a personal access token (its id is immutable already).
+fn pat_stamp(row: &PatRecord) -> Stamp {
+    Stamp {
+        uid: row.id.clone(),
         gen: row.generation,
     }
 }

@@ -46,6 +46,16 @@ impl Entry {
             locked_until: None,
         }
     }
+
+    /// Starts a new window when the current one is over (attempts in flight stay).
+    fn roll_window(&mut self, now: Instant) {
+        if now.duration_since(self.window_start) >= WINDOW {
+            *self = Entry {
+                in_flight: self.in_flight,
+                ..Entry::new(now)
+            };
+        }
+    }
 }
 
 pub struct LoginLimiter {
@@ -108,12 +118,7 @@ impl LoginLimiter {
                 wait = wait.max(Some(until - now));
                 continue;
             }
-            if now.duration_since(e.window_start) >= WINDOW {
-                *e = Entry {
-                    in_flight: e.in_flight,
-                    ..Entry::new(now)
-                };
-            }
+            e.roll_window(now);
             if e.failures + e.in_flight >= self.max_failures {
                 wait = wait.max(Some(IN_FLIGHT_RETRY));
             }
@@ -134,24 +139,8 @@ impl LoginLimiter {
         })
     }
 
-    /// Counts a failure for every key (without a reservation).
-    pub fn failed(&self, keys: &[String]) {
-        let now = Instant::now();
-        let mut entries = self.lock();
-        make_room(&mut entries, now);
-        for k in keys {
-            let e = entries.entry(k.clone()).or_insert_with(|| Entry::new(now));
-            self.count_failure(e, now);
-        }
-    }
-
     fn count_failure(&self, e: &mut Entry, now: Instant) {
-        if now.duration_since(e.window_start) >= WINDOW {
-            *e = Entry {
-                in_flight: e.in_flight,
-                ..Entry::new(now)
-            };
-        }
+        e.roll_window(now);
         e.failures += 1;
         if e.failures >= self.max_failures {
             e.locked_until = Some(now + self.lockout);
@@ -235,10 +224,10 @@ mod tests {
         let l = LoginLimiter::default();
         let keys = keys("1.2.3.4", "alice");
         for _ in 0..MAX_FAILURES - 1 {
-            l.failed(&keys);
+            l.reserve(&keys).unwrap().failed();
             assert!(l.locked(&keys).is_none());
         }
-        l.failed(&keys);
+        l.reserve(&keys).unwrap().failed();
         let wait = l.locked(&keys).expect("locked");
         assert!(wait <= LOCKOUT && wait > LOCKOUT - Duration::from_secs(2));
         // The same user from elsewhere is locked too; another user from elsewhere is not.

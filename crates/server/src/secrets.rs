@@ -328,10 +328,8 @@ impl PasswordCheck {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(None);
         }
-        let real: Vec<&str> = candidates.iter().flatten().copied().collect();
-        if let Some(hit) = self.remembered(&real, password) {
-            let hash = real[hit];
-            return Ok(candidates.iter().position(|c| *c == Some(hash)));
+        if let Some(hit) = self.remembered_match(candidates, password) {
+            return Ok(Some(hit));
         }
         let checks = candidates.iter().map(|c| {
             let hash = c.unwrap_or(DUMMY_HASH.as_str()).to_owned();

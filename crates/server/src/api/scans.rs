@@ -183,12 +183,7 @@ async fn set_sbom_referrers(
             format!("at most {MAX_SBOM_PATTERNS} patterns"),
         );
     }
-    let patterns = match body
-        .patterns
-        .iter()
-        .map(|p| RepoPattern::parse(p))
-        .collect::<Result<Vec<_>, _>>()
-    {
+    let patterns = match RepoPattern::parse_all(&body.patterns) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };

@@ -275,10 +275,7 @@ impl ScanService {
             return Ok((self.sbom_referrers.clone(), PatternSource::Config));
         };
         let texts: Vec<String> = serde_json::from_str(&json)?;
-        let patterns = texts
-            .iter()
-            .map(|t| RepoPattern::parse(t))
-            .collect::<Result<Vec<_>, _>>()?;
+        let patterns = RepoPattern::parse_all(&texts)?;
         Ok((patterns, PatternSource::Stored))
     }
 
